@@ -1,0 +1,159 @@
+//! The extractors that carry authorisation. Each reads the member's row on every request (one
+//! indexed lookup), so a new role or a suspension applies to the very next request.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::Utc;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::members::model::{Member, Status};
+use crate::members::store as members;
+use crate::web::{Flash, Layout, NavMember, csrf};
+
+pub(super) const MEMBER_KEY: &str = "member_id";
+/// When the member logged in (unix seconds), for the absolute session limit.
+pub(super) const AUTH_AT_KEY: &str = "auth_at";
+/// The day (days since 1970) the session was last extended.
+pub(super) const SEEN_ON_KEY: &str = "seen_on";
+/// However active, a log-in lasts at most this long.
+const ABSOLUTE_LIMIT_SECS: i64 = 30 * 24 * 3600;
+
+/// The visitor's member, if logged in and active.
+#[derive(Clone, Debug)]
+pub struct MaybeMember(pub Option<Member>);
+
+/// A logged-in, active member; anyone else is sent to the log-in page.
+#[derive(Clone, Debug)]
+pub struct CurrentMember(pub Member);
+
+/// A logged-in, active organiser (admins organise too).
+#[derive(Clone, Debug)]
+pub struct Organiser(pub Member);
+
+/// A logged-in, active admin.
+#[derive(Clone, Debug)]
+pub struct Admin(pub Member);
+
+async fn session_of(parts: &mut Parts, state: &AppState) -> Result<Session, AppError> {
+    Session::from_request_parts(parts, state)
+        .await
+        .map_err(|(_, why)| AppError::Internal(anyhow::anyhow!("session layer missing: {why}")))
+}
+
+/// Loads the member once per request; later extractors in the same request reuse it.
+async fn load_member(parts: &mut Parts, state: &AppState) -> Result<Option<Member>, AppError> {
+    if let Some(MaybeMember(member)) = parts.extensions.get::<MaybeMember>() {
+        return Ok(member.clone());
+    }
+    let session = session_of(parts, state).await?;
+    let member = member_of_session(&session, state).await?;
+    parts.extensions.insert(MaybeMember(member.clone()));
+    Ok(member)
+}
+
+async fn member_of_session(session: &Session, state: &AppState) -> Result<Option<Member>, AppError> {
+    let Some(id) = session.get::<i64>(MEMBER_KEY).await? else {
+        return Ok(None);
+    };
+    let now = Utc::now().timestamp();
+    let auth_at = session.get::<i64>(AUTH_AT_KEY).await?.unwrap_or(0);
+    if now - auth_at > ABSOLUTE_LIMIT_SECS {
+        session.flush().await?;
+        Flash::info("Your session has ended. Please log in again.").push(session).await?;
+        return Ok(None);
+    }
+    match members::find_session_member(&state.pool, id).await? {
+        Some(member) if member.status == Status::Active => {
+            // The store counts inactivity from the last write, and pages only read: extend
+            // the session with one write a day rather than one per page view.
+            let today = now / 86_400;
+            if session.get::<i64>(SEEN_ON_KEY).await? != Some(today) {
+                session.insert(SEEN_ON_KEY, today).await?;
+            }
+            Ok(Some(member))
+        }
+        Some(_suspended) => {
+            session.flush().await?;
+            Flash::error("Your account is suspended, so you have been logged out.").push(session).await?;
+            Ok(None)
+        }
+        None => {
+            session.flush().await?;
+            Ok(None)
+        }
+    }
+}
+
+fn unauthorized(parts: &Parts) -> AppError {
+    let next = parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_owned();
+    AppError::Unauthorized { next }
+}
+
+impl FromRequestParts<AppState> for MaybeMember {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(MaybeMember(load_member(parts, state).await?))
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentMember {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match load_member(parts, state).await? {
+            Some(member) => Ok(CurrentMember(member)),
+            None => Err(unauthorized(parts)),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Organiser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let CurrentMember(member) = CurrentMember::from_request_parts(parts, state).await?;
+        if member.is_organiser() {
+            Ok(Organiser(member))
+        } else {
+            Err(AppError::Forbidden("Only organisers can do that."))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let CurrentMember(member) = CurrentMember::from_request_parts(parts, state).await?;
+        if member.is_admin() {
+            Ok(Admin(member))
+        } else {
+            Err(AppError::Forbidden("Only admins can do that."))
+        }
+    }
+}
+
+/// The frame for a page: the navigation's member, flash messages (taken, so shown once) and
+/// the CSRF token for the page's forms. Put it after any auth extractor in a handler's
+/// arguments, so a redirect to log-in does not swallow the flash meant for that page.
+impl FromRequestParts<AppState> for Layout {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let member = load_member(parts, state).await?;
+        let session = session_of(parts, state).await?;
+        Ok(Layout {
+            member: member.map(|m| NavMember {
+                is_admin: m.is_admin(),
+                handle: m.handle,
+                display_name: m.display_name,
+            }),
+            flashes: Flash::take_all(&session).await?,
+            csrf_token: csrf::token(&session).await?,
+            bare: false,
+        })
+    }
+}

@@ -1,0 +1,88 @@
+//! Cuppa: turns online follows into in-person coffees. The module tree, the shared state and
+//! `app(state)`, the router that production serves and the tests drive.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod jobs;
+pub mod members;
+pub mod seed;
+pub mod server;
+pub mod web;
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::from_fn;
+use axum::routing::get;
+use axum::Router;
+use sqlx::PgPool;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::auth::session_store::PgSessionStore;
+use crate::error::AppError;
+
+/// Everything a handler may need, cloned cheaply into each request.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub pool: PgPool,
+    /// Mark the session cookie `Secure` (set when served over https).
+    pub secure_cookies: bool,
+}
+
+/// Requests taking longer than this are answered 408 and their work dropped.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Nothing Cuppa accepts is larger than this.
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// A session left unused this long is gone (it is extended at most once a day; see auth).
+const SESSION_IDLE_DAYS: i64 = 14;
+
+/// The whole web application.
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let sessions = SessionManagerLayer::new(PgSessionStore::new(state.pool.clone()))
+        .with_name("cuppa_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(SESSION_IDLE_DAYS)));
+    // Router::layer wraps what came before it, so the layers read innermost first: CSRF sits
+    // inside sessions, which sit inside the error pages, and the request id is outermost.
+    Router::new()
+        .merge(auth::routes())
+        .merge(members::routes())
+        .route("/healthz", get(healthz))
+        .route("/static/{name}", get(web::assets::serve_asset))
+        .fallback(|| async { AppError::NotFound })
+        .with_state(state)
+        .layer(from_fn(web::csrf::verify_csrf))
+        .layer(sessions)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(from_fn(web::errors::render_error_pages))
+        .layer(from_fn(web::headers::security_headers))
+        .layer(CompressionLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// 200 when the database answers, 503 when it does not (within two seconds).
+async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    let probe = sqlx::query_scalar!(r#"select 1 as "one!""#).fetch_one(&state.pool);
+    match tokio::time::timeout(Duration::from_secs(2), probe).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ok"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable"),
+    }
+}

@@ -1,0 +1,168 @@
+//! The `cuppa` command: parse, load configuration, dispatch.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::{Parser, Subcommand};
+use cuppa::config::Config;
+use cuppa::db::Database;
+use cuppa::members::model::{Role, Status};
+use cuppa::server::{self, Shutdown};
+use cuppa::{AppState, members, seed};
+
+#[derive(Parser)]
+#[command(name = "cuppa", version, about = "Turns online follows into in-person coffees.")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server and its background jobs (the default).
+    Serve {
+        /// Fill an empty database with a demo community of 200 members first.
+        #[arg(long)]
+        demo: bool,
+        /// Serve pages only, for extra replicas beside one that runs the jobs.
+        #[arg(long)]
+        no_jobs: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Build a deterministic synthetic community into an empty database.
+    Seed {
+        #[arg(long, default_value_t = 200)]
+        members: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Account administration from the command line.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Give a member a role: member, organiser or admin.
+    Grant { handle: String, role: Role },
+    /// Suspend a member: logged out at their next request, and refused at log-in.
+    Suspend { handle: String },
+    /// Lift a suspension.
+    Reinstate { handle: String },
+}
+
+fn main() -> ExitCode {
+    // A missing .env is normal; a broken one is worth saying.
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("warning: could not read .env: {err}");
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_sessions=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: could not start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let (stop, shutdown) = Shutdown::new();
+    tokio::spawn(async move {
+        server::signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    let config = cli.config;
+    let db = Database::open(&config).await?;
+    let result = {
+        let mut interrupted = shutdown.clone();
+        tokio::select! {
+            result = dispatch(cli.command, &config, &db, shutdown) => result,
+            // Commands other than serve stop where they are; serve handles the signal itself.
+            () = async { interrupted.wait().await; std::future::pending::<()>().await } => Ok(()),
+        }
+    };
+    db.close().await?;
+    result
+}
+
+async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shutdown: Shutdown) -> anyhow::Result<()> {
+    let command = command.unwrap_or(Command::Serve { demo: false, no_jobs: false });
+    match command {
+        Command::Serve { demo, no_jobs } => {
+            db.migrate().await?;
+            if demo && members::store::count_members(&db.pool).await? == 0 {
+                println!("Seeding a demo community of 200 members...");
+                seed::run(&db.pool, 200, 1, false).await?;
+            }
+            println!("Cuppa is running at http://{}", config.listen);
+            if demo {
+                println!("Log in as `{}` with the password `{}`", seed::DEMO_HANDLE, seed::DEMO_PASSWORD);
+                println!("(or as `{}`, an admin, with the same password)", seed::ADMIN_HANDLE);
+            }
+            println!("Press Ctrl-C to stop.");
+            let state = AppState { pool: db.pool.clone(), secure_cookies: config.secure_cookies };
+            server::serve(config, state, !no_jobs, shutdown).await
+        }
+        Command::Migrate => {
+            db.migrate().await?;
+            println!("Migrations applied to {}", redact(&db.url));
+            Ok(())
+        }
+        Command::Seed { members, seed: seed_value } => {
+            db.migrate().await?;
+            let started = std::time::Instant::now();
+            seed::run(&db.pool, members, seed_value, std::io::stderr().is_terminal()).await?;
+            println!("Seeded {members} members (seed {seed_value}) in {:.1?}", started.elapsed());
+            Ok(())
+        }
+        Command::Admin { action } => {
+            db.migrate().await?;
+            let (handle, done) = match &action {
+                AdminAction::Grant { handle, role } => (handle, members::store::update_role(&db.pool, handle, *role).await?),
+                AdminAction::Suspend { handle } => {
+                    (handle, members::store::update_status(&db.pool, handle, Status::Suspended).await?)
+                }
+                AdminAction::Reinstate { handle } => {
+                    (handle, members::store::update_status(&db.pool, handle, Status::Active).await?)
+                }
+            };
+            if !done {
+                bail!("no member has the handle {handle:?}");
+            }
+            println!("Done: {handle} updated.");
+            Ok(())
+        }
+    }
+}
+
+/// The URL without any password, for printing.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
+}

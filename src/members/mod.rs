@@ -1,0 +1,263 @@
+//! Members' own pages: the home page, public profiles at `/m/{handle}`, and the settings for
+//! profile, weekly availability and privacy. Writes `members` and `availability`.
+
+pub mod model;
+pub mod store;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::auth::{CurrentMember, MaybeMember};
+use crate::error::{AppError, AppResult};
+use crate::web::{FieldErrors, Flash, Layout};
+use model::{InvitePolicy, Privacy, PrivacyForm, Profile, ProfileForm, WEEKDAYS, WindowForm};
+use store::WindowRow;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(show_home))
+        .route("/m/{handle}", get(show_profile))
+        .route("/settings", get(|| async { Redirect::to("/settings/profile") }))
+        .route("/settings/profile", get(edit_profile_form).post(update_profile))
+        .route("/settings/availability", get(edit_availability_form).post(add_window))
+        .route("/settings/availability/{id}/delete", post(delete_window))
+        .route("/settings/privacy", get(edit_privacy_form).post(update_privacy))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home/landing.html")]
+struct LandingPage {
+    layout: Layout,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home/welcome.html")]
+struct WelcomePage {
+    layout: Layout,
+    profile: Profile,
+    window_count: usize,
+}
+
+impl WelcomePage {
+    /// What is still missing before the scheduler can suggest a coffee.
+    fn missing_steps(&self) -> Vec<(&'static str, &'static str)> {
+        let mut steps = Vec::new();
+        if self.profile.city.is_empty() {
+            steps.push(("/settings/profile", "Say which city you live in, so we can suggest places nearby."));
+        }
+        if self.window_count == 0 {
+            steps.push(("/settings/availability", "Add the times of the week when you are usually free for a coffee."));
+        }
+        if self.profile.interests.is_empty() {
+            steps.push(("/settings/profile", "List a few interests, so people know what to talk about."));
+        }
+        steps
+    }
+}
+
+async fn show_home(State(state): State<AppState>, MaybeMember(member): MaybeMember, layout: Layout) -> AppResult<Response> {
+    let Some(member) = member else {
+        return Ok(LandingPage { layout }.into_response());
+    };
+    let profile = store::get_profile(&state.pool, member.id).await?;
+    let window_count = store::list_windows(&state.pool, member.id).await?.len();
+    Ok(WelcomePage { layout, profile, window_count }.into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "members/profile.html")]
+struct ProfilePage {
+    layout: Layout,
+    profile: Profile,
+    is_self: bool,
+}
+
+impl ProfilePage {
+    fn member_since(&self) -> String {
+        self.profile.created_at.format("%B %Y").to_string()
+    }
+}
+
+async fn show_profile(
+    State(state): State<AppState>,
+    CurrentMember(viewer): CurrentMember,
+    Path(handle): Path<String>,
+    layout: Layout,
+) -> AppResult<ProfilePage> {
+    let profile = store::find_profile(&state.pool, &handle).await?.ok_or(AppError::NotFound)?;
+    let is_self = profile.id == viewer.id;
+    Ok(ProfilePage { layout, profile, is_self })
+}
+
+/// Every IANA zone name chrono-tz knows, for the time zone list.
+fn zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "members/settings_profile.html")]
+struct ProfileSettingsPage {
+    layout: Layout,
+    form: ProfileForm,
+    errors: FieldErrors,
+}
+
+impl ProfileSettingsPage {
+    fn zones(&self) -> impl Iterator<Item = &'static str> {
+        zone_names()
+    }
+
+    fn bio_limit(&self) -> usize {
+        model::MAX_BIO_CHARS
+    }
+}
+
+async fn edit_profile_form(
+    State(state): State<AppState>,
+    CurrentMember(member): CurrentMember,
+    layout: Layout,
+) -> AppResult<ProfileSettingsPage> {
+    let profile = store::get_profile(&state.pool, member.id).await?;
+    let form = ProfileForm {
+        display_name: profile.display_name,
+        bio: profile.bio,
+        city: profile.city,
+        time_zone: profile.time_zone,
+        interests: profile.interests.join(", "),
+    };
+    Ok(ProfileSettingsPage { layout, form, errors: FieldErrors::default() })
+}
+
+async fn update_profile(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    layout: Layout,
+    Form(form): Form<ProfileForm>,
+) -> AppResult<Response> {
+    match form.validate() {
+        Ok(update) => {
+            store::update_profile(&state.pool, member.id, &update).await?;
+            Flash::success("Your profile is saved.").push(&session).await?;
+            Ok(Redirect::to(&format!("/m/{}", member.handle)).into_response())
+        }
+        Err(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, ProfileSettingsPage { layout, form, errors }).into_response()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "members/settings_availability.html")]
+struct AvailabilityPage {
+    layout: Layout,
+    windows: Vec<WindowRow>,
+    time_zone: String,
+    form: WindowForm,
+    errors: FieldErrors,
+}
+
+impl AvailabilityPage {
+    fn weekdays(&self) -> impl Iterator<Item = (usize, &'static str)> {
+        WEEKDAYS.into_iter().enumerate()
+    }
+}
+
+async fn edit_availability_form(
+    State(state): State<AppState>,
+    CurrentMember(member): CurrentMember,
+    layout: Layout,
+) -> AppResult<AvailabilityPage> {
+    let windows = store::list_windows(&state.pool, member.id).await?;
+    let form = WindowForm { weekday: String::new(), from: "18:00".into(), to: "20:00".into() };
+    Ok(AvailabilityPage { layout, windows, time_zone: member.time_zone, form, errors: FieldErrors::default() })
+}
+
+async fn add_window(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    layout: Layout,
+    Form(form): Form<WindowForm>,
+) -> AppResult<Response> {
+    let mut tx = state.pool.begin().await?;
+    store::lock_member(&mut tx, member.id).await?;
+    let windows = store::list_windows(&mut *tx, member.id).await?;
+    let existing: Vec<_> = windows.iter().map(|row| row.window).collect();
+    match form.validate(&existing) {
+        Ok(window) => {
+            store::insert_window(&mut *tx, member.id, &window).await?;
+            tx.commit().await?;
+            Flash::success(format!("Added {window}.")).push(&session).await?;
+            Ok(Redirect::to("/settings/availability").into_response())
+        }
+        Err(errors) => {
+            tx.rollback().await?;
+            let page = AvailabilityPage { layout, windows, time_zone: member.time_zone, form, errors };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+async fn delete_window(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    // Only the member's own windows match; anyone else's id is simply not found.
+    if !store::delete_window(&state.pool, member.id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    Flash::success("Removed that window.").push(&session).await?;
+    Ok(Redirect::to("/settings/availability"))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "members/settings_privacy.html")]
+struct PrivacyPage {
+    layout: Layout,
+    privacy: Privacy,
+    errors: FieldErrors,
+}
+
+impl PrivacyPage {
+    fn policies(&self) -> [InvitePolicy; 3] {
+        InvitePolicy::ALL
+    }
+}
+
+async fn edit_privacy_form(
+    State(state): State<AppState>,
+    CurrentMember(member): CurrentMember,
+    layout: Layout,
+) -> AppResult<PrivacyPage> {
+    let privacy = store::get_privacy(&state.pool, member.id).await?;
+    Ok(PrivacyPage { layout, privacy, errors: FieldErrors::default() })
+}
+
+async fn update_privacy(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    layout: Layout,
+    Form(form): Form<PrivacyForm>,
+) -> AppResult<Response> {
+    match form.validate() {
+        Ok(privacy) => {
+            store::update_privacy(&state.pool, member.id, &privacy).await?;
+            Flash::success("Your privacy settings are saved.").push(&session).await?;
+            Ok(Redirect::to("/settings/privacy").into_response())
+        }
+        Err(errors) => {
+            // Keep what was ticked; only the policy itself was unreadable.
+            let privacy = Privacy { invite_policy: InvitePolicy::Anyone, listed: form.listed.is_some(), matching: form.matching.is_some() };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, PrivacyPage { layout, privacy, errors }).into_response())
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! All SQL for `members` and `availability`. Handles and emails are compared through lower(),
+//! which is what their unique indexes are built on.
+
+use sqlx::{PgConnection, PgExecutor};
+
+use super::model::{InvitePolicy, Member, Privacy, Profile, ProfileUpdate, Role, Status, Window};
+
+/// What log-in needs to know about an account.
+pub struct Credentials {
+    pub id: i64,
+    pub status: Status,
+    pub password_hash: String,
+}
+
+pub struct NewMember<'a> {
+    pub email: &'a str,
+    pub handle: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+}
+
+/// A stored availability window with its id (for the remove button).
+pub struct WindowRow {
+    pub id: i64,
+    pub window: Window,
+}
+
+pub async fn find_session_member(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Member>> {
+    sqlx::query_as!(
+        Member,
+        r#"select id, handle, display_name, role as "role: Role", status as "status: Status", time_zone
+           from members
+           where id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// By email or handle, whichever the member typed.
+pub async fn find_credentials(db: impl PgExecutor<'_>, account: &str) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query_as!(
+        Credentials,
+        r#"select id, status as "status: Status", password_hash
+           from members
+           where lower(email) = lower($1) or lower(handle) = lower(ltrim($1, '@'))
+           limit 1"#,
+        account
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Whether the email and the handle are already in use, in that order.
+pub async fn find_taken(db: impl PgExecutor<'_>, email: &str, handle: &str) -> sqlx::Result<(bool, bool)> {
+    let row = sqlx::query!(
+        r#"select exists (select from members where lower(email) = lower($1)) as "email!",
+                  exists (select from members where lower(handle) = lower($2)) as "handle!""#,
+        email,
+        handle
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.email, row.handle))
+}
+
+/// Fails with a unique violation on `members_email_key` or `members_handle_key` when another
+/// sign-up took the address or handle first.
+pub async fn insert_member(db: impl PgExecutor<'_>, new: &NewMember<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        "insert into members (email, handle, display_name, password_hash)
+         values ($1, $2, $3, $4)
+         returning id",
+        new.email,
+        new.handle,
+        new.display_name,
+        new.password_hash
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// An active member's profile; suspended members have none to show.
+pub async fn find_profile(db: impl PgExecutor<'_>, handle: &str) -> sqlx::Result<Option<Profile>> {
+    sqlx::query_as!(
+        Profile,
+        r#"select id, handle, display_name, bio, city, time_zone, interests, created_at
+           from members
+           where lower(handle) = lower($1) and status = 'active'"#,
+        handle
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn get_profile(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Profile> {
+    sqlx::query_as!(
+        Profile,
+        r#"select id, handle, display_name, bio, city, time_zone, interests, created_at
+           from members
+           where id = $1"#,
+        id
+    )
+    .fetch_one(db)
+    .await
+}
+
+pub async fn update_profile(db: impl PgExecutor<'_>, id: i64, update: &ProfileUpdate) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update members
+         set display_name = $2, bio = $3, city = $4, time_zone = $5, interests = $6
+         where id = $1",
+        id,
+        update.display_name,
+        update.bio,
+        update.city,
+        update.time_zone,
+        &update.interests
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Takes the member's row lock, so that two windows added at once are checked one after the
+/// other and cannot both slip past the overlap check.
+pub async fn lock_member(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
+    sqlx::query!("select id from members where id = $1 for update", id)
+        .fetch_one(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn list_windows(db: impl PgExecutor<'_>, member_id: i64) -> sqlx::Result<Vec<WindowRow>> {
+    let rows = sqlx::query!(
+        "select id, weekday, start_minute, end_minute
+         from availability
+         where member_id = $1
+         order by weekday, start_minute",
+        member_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| WindowRow {
+            id: r.id,
+            window: Window { weekday: r.weekday, start_minute: r.start_minute, end_minute: r.end_minute },
+        })
+        .collect())
+}
+
+pub async fn insert_window(db: impl PgExecutor<'_>, member_id: i64, window: &Window) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into availability (member_id, weekday, start_minute, end_minute)
+         values ($1, $2, $3, $4)",
+        member_id,
+        window.weekday,
+        window.start_minute,
+        window.end_minute
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Removes one of the member's own windows; false when it is not theirs or already gone.
+pub async fn delete_window(db: impl PgExecutor<'_>, member_id: i64, window_id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "delete from availability where id = $1 and member_id = $2",
+        window_id,
+        member_id
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn get_privacy(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Privacy> {
+    sqlx::query_as!(
+        Privacy,
+        r#"select invite_policy as "invite_policy: InvitePolicy", listed, matching
+           from members
+           where id = $1"#,
+        id
+    )
+    .fetch_one(db)
+    .await
+}
+
+pub async fn update_privacy(db: impl PgExecutor<'_>, id: i64, privacy: &Privacy) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update members set invite_policy = $2, listed = $3, matching = $4 where id = $1",
+        id,
+        privacy.invite_policy as InvitePolicy,
+        privacy.listed,
+        privacy.matching
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// For `cuppa admin grant`; false when no member has that handle.
+pub async fn update_role(db: impl PgExecutor<'_>, handle: &str, role: Role) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "update members set role = $2 where lower(handle) = lower($1)",
+        handle,
+        role as Role
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// For `cuppa admin suspend` and `reinstate`; false when no member has that handle.
+pub async fn update_status(db: impl PgExecutor<'_>, handle: &str, status: Status) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "update members set status = $2 where lower(handle) = lower($1)",
+        handle,
+        status as Status
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn count_members(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"select count(*) as "count!" from members"#)
+        .fetch_one(db)
+        .await
+}

@@ -1,0 +1,185 @@
+//! A deterministic synthetic community for demos, benchmarks and load tests: the same
+//! `--members` and `--seed` always give the same members, profiles and availability.
+//!
+//! Every member's password is [`DEMO_PASSWORD`]. It is hashed once and the hash shared: a
+//! hundred thousand Argon2 hashes would take over an hour, and these accounts are not real.
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Duration, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::seq::IndexedRandom;
+use rand::{RngExt, SeedableRng};
+use sqlx::PgPool;
+
+use crate::auth::password;
+
+/// The password of every seeded account (printed by `serve --demo`, listed in README.md).
+pub const DEMO_PASSWORD: &str = "cuppa-demo-password";
+/// Member 0 of every seeded community: an ordinary member to explore Cuppa as.
+pub const DEMO_HANDLE: &str = "demo";
+/// Member 1: an admin.
+pub const ADMIN_HANDLE: &str = "admin";
+
+/// Rows per insert statement: large enough to amortise round trips, small enough to keep
+/// each statement's arrays modest.
+const BATCH: usize = 2_000;
+
+/// Cities and their time zones, on several continents so that zones and DST differ.
+pub const CITIES: [(&str, &str); 8] = [
+    ("London", "Europe/London"),
+    ("New York", "America/New_York"),
+    ("Sydney", "Australia/Sydney"),
+    ("Berlin", "Europe/Berlin"),
+    ("Toronto", "America/Toronto"),
+    ("Tokyo", "Asia/Tokyo"),
+    ("Lisbon", "Europe/Lisbon"),
+    ("Cape Town", "Africa/Johannesburg"),
+];
+
+const FIRST_NAMES: [&str; 40] = [
+    "Ada", "Ben", "Chloe", "Dev", "Elena", "Femi", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Liam", "Maya", "Nico",
+    "Olga", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Victor", "Wen", "Ximena", "Yusuf", "Zoe", "Aiko",
+    "Bruno", "Carla", "Dara", "Emil", "Farah", "Gus", "Hana", "Ivan", "Jade", "Kofi", "Lena", "Mateo", "Noor",
+];
+
+const LAST_NAMES: [&str; 40] = [
+    "Abbott", "Banerjee", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jensen", "Kowalski",
+    "Lopez", "Mensah", "Nakamura", "Okafor", "Petrov", "Quispe", "Rossi", "Silva", "Tanaka", "Umar", "Varga", "Weber",
+    "Xu", "Yilmaz", "Zhang", "Ahmed", "Brown", "Chen", "Diaz", "Evans", "Fernandes", "Gupta", "Hughes", "Iqbal",
+    "Jones", "Kim", "Larsen", "Moreau", "Novak",
+];
+
+const INTERESTS: [&str; 30] = [
+    "climbing", "jazz", "board games", "running", "photography", "baking", "chess", "cycling", "poetry", "gardening",
+    "rust", "design", "film", "hiking", "knitting", "languages", "open source", "podcasts", "pottery", "sci-fi",
+    "swimming", "tea", "travel", "urbanism", "vinyl", "volunteering", "yoga", "zines", "birdwatching", "cooking",
+];
+
+/// One member as generated, before insertion.
+struct Draft {
+    email: String,
+    handle: String,
+    display_name: String,
+    bio: String,
+    city: &'static str,
+    time_zone: &'static str,
+    interests: String,
+    created_at: DateTime<Utc>,
+    /// (weekday, start minute, end minute), on distinct days so they never overlap.
+    windows: Vec<(i16, i16, i16)>,
+}
+
+fn draft(index: usize, rng: &mut Xoshiro256PlusPlus) -> Draft {
+    let first = *FIRST_NAMES.choose(rng).expect("names");
+    let last = *LAST_NAMES.choose(rng).expect("names");
+    let (display_name, handle) = match index {
+        0 => ("Demo Member".to_owned(), DEMO_HANDLE.to_owned()),
+        1 => ("Cuppa Admin".to_owned(), ADMIN_HANDLE.to_owned()),
+        _ => (format!("{first} {last}"), format!("{}_{}{index}", first.to_lowercase(), last.to_lowercase())),
+    };
+    // Skewed towards the first cities, as real communities are.
+    let city_index = (rng.random_range(0.0..1.0_f64).powi(2) * CITIES.len() as f64) as usize;
+    let (city, time_zone) = CITIES[city_index.min(CITIES.len() - 1)];
+    let wanted = rng.random_range(2..=5);
+    let interests: Vec<&str> = INTERESTS.sample(rng, wanted).copied().collect();
+    let bio = format!("Coffee drinker in {city}. Happiest talking about {} or {}.", interests[0], interests[1]);
+    let mut days: Vec<i16> = (0..7).collect();
+    let window_count = rng.random_range(1..=4);
+    let windows = (0..window_count)
+        .map(|_| {
+            let day = days.remove(rng.random_range(0..days.len()));
+            let start = rng.random_range(7..=20) * 60 + if rng.random_bool(0.5) { 30 } else { 0 };
+            let length = rng.random_range(1..=3) * 60;
+            (day, start, (start + length).min(1440))
+        })
+        .collect();
+    let epoch = DateTime::parse_from_rfc3339("2023-01-01T09:00:00Z").expect("fixed date").to_utc();
+    Draft {
+        email: format!("{handle}@example.com"),
+        handle,
+        display_name,
+        bio,
+        city,
+        time_zone,
+        interests: interests.join(","),
+        created_at: epoch + Duration::minutes(rng.random_range(0..1_000 * 24 * 60)),
+        windows,
+    }
+}
+
+/// Builds a community of `members` into an empty database. Refuses a database that already
+/// has members, since handles would clash and the result would no longer be reproducible.
+pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) -> anyhow::Result<()> {
+    let existing = crate::members::store::count_members(pool).await?;
+    if existing > 0 {
+        bail!("the database already has {existing} members; `cuppa seed` only fills an empty database");
+    }
+    let password_hash = password::hash(DEMO_PASSWORD.to_owned()).await?;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let progress = if show_progress { ProgressBar::new(members as u64) } else { ProgressBar::hidden() };
+    progress.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({eta} left)")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    progress.set_message("members");
+    let mut start = 0;
+    while start < members {
+        let end = (start + BATCH).min(members);
+        let drafts: Vec<Draft> = (start..end).map(|i| draft(i, &mut rng)).collect();
+        insert_batch(pool, &drafts, &password_hash).await.with_context(|| format!("inserting members {start}..{end}"))?;
+        progress.inc((end - start) as u64);
+        start = end;
+    }
+    progress.finish_with_message("done");
+    Ok(())
+}
+
+async fn insert_batch(pool: &PgPool, drafts: &[Draft], password_hash: &str) -> anyhow::Result<()> {
+    let column = |f: fn(&Draft) -> String| drafts.iter().map(f).collect::<Vec<String>>();
+    let mut tx = pool.begin().await?;
+    let ids = sqlx::query!(
+        r#"insert into members (email, handle, display_name, password_hash, bio, city, time_zone, interests, created_at)
+           select email, handle, display_name, $4, bio, city, time_zone, string_to_array(interests, ','), created_at
+           from unnest($1::text[], $2::text[], $3::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
+                as d(email, handle, display_name, bio, city, time_zone, interests, created_at)
+           returning id, handle"#,
+        &column(|d| d.email.clone()),
+        &column(|d| d.handle.clone()),
+        &column(|d| d.display_name.clone()),
+        password_hash,
+        &column(|d| d.bio.clone()),
+        &column(|d| d.city.to_owned()),
+        &column(|d| d.time_zone.to_owned()),
+        &column(|d| d.interests.clone()),
+        &drafts.iter().map(|d| d.created_at).collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let id_of: std::collections::HashMap<&str, i64> = ids.iter().map(|r| (r.handle.as_str(), r.id)).collect();
+    let (mut member_ids, mut weekdays, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for d in drafts {
+        for &(day, start, end) in &d.windows {
+            member_ids.push(id_of[d.handle.as_str()]);
+            weekdays.push(day);
+            starts.push(start);
+            ends.push(end);
+        }
+    }
+    sqlx::query!(
+        "insert into availability (member_id, weekday, start_minute, end_minute)
+         select * from unnest($1::bigint[], $2::smallint[], $3::smallint[], $4::smallint[])",
+        &member_ids,
+        &weekdays,
+        &starts,
+        &ends,
+    )
+    .execute(&mut *tx)
+    .await?;
+    if drafts.iter().any(|d| d.handle == ADMIN_HANDLE) {
+        crate::members::store::update_role(&mut *tx, ADMIN_HANDLE, crate::members::model::Role::Admin).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! Form helpers: per-field error messages and the checks every text input gets.
+
+use std::collections::BTreeMap;
+
+/// Messages keyed by field name, shown beside each field when a form comes back with 422.
+#[derive(Debug, Default, Clone)]
+pub struct FieldErrors(BTreeMap<&'static str, String>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.entry(field).or_insert_with(|| message.into());
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_result<T>(self, value: T) -> Result<T, FieldErrors> {
+        if self.is_empty() { Ok(value) } else { Err(self) }
+    }
+}
+
+/// Trims a text input and refuses what PostgreSQL or a reader would choke on: NUL bytes and
+/// other control characters (newlines and tabs are kept where `multiline` allows them).
+pub fn clean_text(raw: &str, multiline: bool) -> Result<String, &'static str> {
+    let text = raw.trim();
+    let bad = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'));
+    if text.chars().any(bad) {
+        return Err("Please remove the control characters from this text.");
+    }
+    Ok(text.replace("\r\n", "\n"))
+}
+
+/// Percent-encodes a value for a query string (unreserved characters and `/` pass through).
+pub fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_text_trims_and_refuses_nul_bytes() {
+        assert_eq!(clean_text("  Ada  ", false), Ok("Ada".to_owned()));
+        assert!(clean_text("A\0da", false).is_err());
+        assert!(clean_text("line\nbreak", false).is_err());
+        assert_eq!(clean_text("line\r\nbreak", true), Ok("line\nbreak".to_owned()));
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(encode_query_value("/m/ada?x=1&y"), "/m/ada%3Fx%3D1%26y");
+    }
+
+    #[test]
+    fn the_first_message_for_a_field_wins() {
+        let mut errors = FieldErrors::default();
+        errors.add("email", "first");
+        errors.add("email", "second");
+        assert_eq!(errors.get("email"), Some("first"));
+        assert!(errors.into_result(()).is_err());
+    }
+}

@@ -1,0 +1,53 @@
+//! Shared web plumbing below every domain: the layout every page extends, flash messages,
+//! CSRF tokens, security headers, error pages, form errors and the embedded static files. It
+//! knows no domain: the member shown in the navigation arrives as a plain `NavMember`.
+
+pub mod assets;
+pub mod csrf;
+pub mod errors;
+pub mod forms;
+pub mod headers;
+pub mod layout;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+
+pub use forms::FieldErrors;
+pub use layout::{Flash, FlashKind, Layout, NavMember};
+
+/// The log-in page, coming back to `next` afterwards.
+pub fn login_url(next: &str) -> String {
+    if next.is_empty() || next == "/" {
+        "/login".to_owned()
+    } else {
+        format!("/login?next={}", forms::encode_query_value(next))
+    }
+}
+
+/// A path that is safe to redirect to after log-in: local to this site, never another host.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+/// The peer address of the connection. Cuppa does not trust `X-Forwarded-For`: any client
+/// could choose its own throttling key with it. Behind a proxy every visitor shares the
+/// proxy's address, which throttles more strictly, never less.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip());
+        Ok(ClientAddr(ip))
+    }
+}
