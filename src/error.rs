@@ -21,7 +21,7 @@ pub enum AppError {
     #[error("log-in required")]
     Unauthorized { next: String },
     #[error("database unavailable: {0}")]
-    Unavailable(sqlx::Error),
+    Unavailable(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
     #[error("template error: {0}")]
@@ -35,12 +35,17 @@ impl From<sqlx::Error> for AppError {
         // A pool that cannot hand out a connection, or a socket that broke, means the database
         // is down or unreachable: a 503 the visitor can retry, not a bug.
         match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => AppError::Unavailable(err),
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                AppError::Unavailable(err.to_string())
+            }
             other => AppError::Database(other),
         }
     }
 }
 
+/// Session errors lose their cause on the way through tower-sessions; when the cause was an
+/// unreachable database, `PgSessionStore` has already told the error-page layer, which then
+/// answers 503 instead of 500.
 impl From<tower_sessions::session::Error> for AppError {
     fn from(err: tower_sessions::session::Error) -> Self {
         AppError::Internal(anyhow::Error::new(err).context("session store"))
@@ -57,9 +62,7 @@ impl AppError {
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unauthorized { .. } => StatusCode::SEE_OTHER,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Database(_) | AppError::Template(_) | AppError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            AppError::Database(_) | AppError::Template(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -68,10 +71,9 @@ impl AppError {
         match self {
             AppError::Forbidden(why) => Some((*why).to_owned()),
             AppError::Conflict(why) | AppError::BadRequest(why) => Some(why.clone()),
-            AppError::TooManyRequests { until } => Some(format!(
-                "Too many attempts. Please try again after {} UTC.",
-                until.format("%H:%M")
-            )),
+            AppError::TooManyRequests { until } => {
+                Some(format!("Too many attempts. Please try again after {} UTC.", until.format("%H:%M")))
+            }
             _ => None,
         }
     }

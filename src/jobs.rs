@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
 use crate::server::Shutdown;
+use sqlx::PgPool;
 
 /// Prunes expired sessions and stale log-in failures once an hour.
 pub async fn prune_auth_rows(pool: PgPool, mut shutdown: Shutdown) {

@@ -13,11 +13,11 @@ pub mod web;
 
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::from_fn;
 use axum::routing::get;
-use axum::Router;
 use sqlx::PgPool;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -47,6 +47,17 @@ const SESSION_IDLE_DAYS: i64 = 14;
 
 /// The whole web application.
 pub fn app(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(auth::routes())
+        .merge(members::routes())
+        .route("/healthz", get(healthz))
+        .route("/static/{name}", get(web::assets::serve_asset));
+    with_layers(routes, state)
+}
+
+/// Wraps routes in every layer Cuppa serves with. Separate from `app` so that tests can put
+/// probe routes behind exactly the same sessions, CSRF checks and error pages.
+pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let sessions = SessionManagerLayer::new(PgSessionStore::new(state.pool.clone()))
         .with_name("cuppa_session")
@@ -56,11 +67,7 @@ pub fn app(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(SESSION_IDLE_DAYS)));
     // Router::layer wraps what came before it, so the layers read innermost first: CSRF sits
     // inside sessions, which sit inside the error pages, and the request id is outermost.
-    Router::new()
-        .merge(auth::routes())
-        .merge(members::routes())
-        .route("/healthz", get(healthz))
-        .route("/static/{name}", get(web::assets::serve_asset))
+    routes
         .fallback(|| async { AppError::NotFound })
         .with_state(state)
         .layer(from_fn(web::csrf::verify_csrf))

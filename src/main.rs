@@ -118,14 +118,15 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
                 println!("Seeding a demo community of 200 members...");
                 seed::run(&db.pool, 200, 1, false).await?;
             }
-            println!("Cuppa is running at http://{}", config.listen);
+            let listener = server::bind(config).await?;
+            println!("Cuppa is running at http://{}", listener.local_addr()?);
             if demo {
                 println!("Log in as `{}` with the password `{}`", seed::DEMO_HANDLE, seed::DEMO_PASSWORD);
                 println!("(or as `{}`, an admin, with the same password)", seed::ADMIN_HANDLE);
             }
             println!("Press Ctrl-C to stop.");
             let state = AppState { pool: db.pool.clone(), secure_cookies: config.secure_cookies };
-            server::serve(config, state, !no_jobs, shutdown).await
+            server::serve(listener, state, !no_jobs, shutdown).await
         }
         Command::Migrate => {
             db.migrate().await?;
@@ -142,7 +143,9 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
         Command::Admin { action } => {
             db.migrate().await?;
             let (handle, done) = match &action {
-                AdminAction::Grant { handle, role } => (handle, members::store::update_role(&db.pool, handle, *role).await?),
+                AdminAction::Grant { handle, role } => {
+                    (handle, members::store::update_role(&db.pool, handle, *role).await?)
+                }
                 AdminAction::Suspend { handle } => {
                     (handle, members::store::update_status(&db.pool, handle, Status::Suspended).await?)
                 }

@@ -44,16 +44,79 @@ const FIRST_NAMES: [&str; 40] = [
 ];
 
 const LAST_NAMES: [&str; 40] = [
-    "Abbott", "Banerjee", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jensen", "Kowalski",
-    "Lopez", "Mensah", "Nakamura", "Okafor", "Petrov", "Quispe", "Rossi", "Silva", "Tanaka", "Umar", "Varga", "Weber",
-    "Xu", "Yilmaz", "Zhang", "Ahmed", "Brown", "Chen", "Diaz", "Evans", "Fernandes", "Gupta", "Hughes", "Iqbal",
-    "Jones", "Kim", "Larsen", "Moreau", "Novak",
+    "Abbott",
+    "Banerjee",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Mensah",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quispe",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Umar",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Zhang",
+    "Ahmed",
+    "Brown",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Fernandes",
+    "Gupta",
+    "Hughes",
+    "Iqbal",
+    "Jones",
+    "Kim",
+    "Larsen",
+    "Moreau",
+    "Novak",
 ];
 
 const INTERESTS: [&str; 30] = [
-    "climbing", "jazz", "board games", "running", "photography", "baking", "chess", "cycling", "poetry", "gardening",
-    "rust", "design", "film", "hiking", "knitting", "languages", "open source", "podcasts", "pottery", "sci-fi",
-    "swimming", "tea", "travel", "urbanism", "vinyl", "volunteering", "yoga", "zines", "birdwatching", "cooking",
+    "climbing",
+    "jazz",
+    "board games",
+    "running",
+    "photography",
+    "baking",
+    "chess",
+    "cycling",
+    "poetry",
+    "gardening",
+    "rust",
+    "design",
+    "film",
+    "hiking",
+    "knitting",
+    "languages",
+    "open source",
+    "podcasts",
+    "pottery",
+    "sci-fi",
+    "swimming",
+    "tea",
+    "travel",
+    "urbanism",
+    "vinyl",
+    "volunteering",
+    "yoga",
+    "zines",
+    "birdwatching",
+    "cooking",
 ];
 
 /// One member as generated, before insertion.
@@ -128,7 +191,9 @@ pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) 
     while start < members {
         let end = (start + BATCH).min(members);
         let drafts: Vec<Draft> = (start..end).map(|i| draft(i, &mut rng)).collect();
-        insert_batch(pool, &drafts, &password_hash).await.with_context(|| format!("inserting members {start}..{end}"))?;
+        insert_batch(pool, &drafts, &password_hash)
+            .await
+            .with_context(|| format!("inserting members {start}..{end}"))?;
         progress.inc((end - start) as u64);
         start = end;
     }

@@ -50,11 +50,13 @@ pub async fn signal() {
     }
 }
 
+/// Binds the configured address (port 0 picks a free one).
+pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(config.listen).await.with_context(|| format!("could not listen on {}", config.listen))
+}
+
 /// Serves until `shutdown` fires, then lets in-flight requests finish (up to the drain limit).
-pub async fn serve(config: &Config, state: AppState, run_jobs: bool, shutdown: Shutdown) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("could not listen on {}", config.listen))?;
+pub async fn serve(listener: TcpListener, state: AppState, run_jobs: bool, shutdown: Shutdown) -> anyhow::Result<()> {
     let mut jobs = tokio::task::JoinSet::new();
     if run_jobs {
         jobs.spawn(jobs::prune_auth_rows(state.pool.clone(), shutdown.clone()));

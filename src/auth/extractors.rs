@@ -128,11 +128,7 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let CurrentMember(member) = CurrentMember::from_request_parts(parts, state).await?;
-        if member.is_admin() {
-            Ok(Admin(member))
-        } else {
-            Err(AppError::Forbidden("Only admins can do that."))
-        }
+        if member.is_admin() { Ok(Admin(member)) } else { Err(AppError::Forbidden("Only admins can do that.")) }
     }
 }
 

@@ -23,8 +23,8 @@ use crate::error::{AppError, AppResult};
 use crate::members::model::{Status, validate_display_name, validate_email, validate_handle};
 use crate::members::store::{self as members, NewMember};
 use crate::web::{ClientAddr, FieldErrors, Flash, Layout, safe_next};
-pub use extractors::{Admin, CurrentMember, MaybeMember, Organiser};
 use extractors::{AUTH_AT_KEY, MEMBER_KEY, SEEN_ON_KEY};
+pub use extractors::{Admin, CurrentMember, MaybeMember, Organiser};
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
 pub const MAX_PASSWORD_CHARS: usize = 128;
@@ -86,7 +86,8 @@ async fn sign_up(
     }
     if errors.is_empty() {
         let password_hash = password::hash(std::mem::take(&mut form.password)).await?;
-        let new = NewMember { email: &email, handle: &handle, display_name: &display_name, password_hash: &password_hash };
+        let new =
+            NewMember { email: &email, handle: &handle, display_name: &display_name, password_hash: &password_hash };
         match members::insert_member(&state.pool, &new).await {
             Ok(id) => {
                 start_session(&session, id).await?;

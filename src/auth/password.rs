@@ -25,9 +25,7 @@ fn argon2() -> Argon2<'static> {
 }
 
 fn hash_now(password: &str) -> anyhow::Result<String> {
-    let hash = argon2()
-        .hash_password(password.as_bytes())
-        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    let hash = argon2().hash_password(password.as_bytes()).map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
     Ok(hash.to_string())
 }
 

@@ -22,7 +22,14 @@ impl PgSessionStore {
     }
 }
 
+/// The store's error type carries only a string, and a failed save becomes tower-sessions' own
+/// bare 500: an unreachable database is reported to the error-page layer so the visitor is
+/// told 503, as for any other page that cannot reach the database.
 fn backend(err: sqlx::Error) -> session_store::Error {
+    let err = crate::error::AppError::from(err);
+    if matches!(err, crate::error::AppError::Unavailable(_)) {
+        crate::web::errors::note_database_unreachable();
+    }
     session_store::Error::Backend(err.to_string())
 }
 
@@ -33,9 +40,11 @@ fn to_chrono(at: OffsetDateTime) -> DateTime<Utc> {
 #[async_trait]
 impl SessionStore for PgSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        // A new id that happens to exist already is drawn again rather than overwriting the
-        // other session.
+        // Always a freshly drawn id: after a log-out, tower-sessions creates the next session
+        // from a record that still carries the old id, which must never come back to life. An
+        // id that happens to exist already is drawn again rather than overwriting that session.
         loop {
+            record.id = Id::default();
             let inserted = sqlx::query!(
                 "insert into sessions (id, data, expires_at)
                  values ($1, $2, $3)
@@ -50,7 +59,6 @@ impl SessionStore for PgSessionStore {
             if inserted.rows_affected() == 1 {
                 return Ok(());
             }
-            record.id = Id::default();
         }
     }
 

@@ -47,30 +47,21 @@ pub async fn throttled_until(
 }
 
 pub async fn insert_login_failure(db: impl PgExecutor<'_>, account: &str, client_addr: &str) -> sqlx::Result<()> {
-    sqlx::query!(
-        "insert into login_failures (account, client_addr) values (lower($1), $2)",
-        account,
-        client_addr
-    )
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// A successful log-in forgives the account's earlier failures (not the address's).
-pub async fn delete_login_failures(db: impl PgExecutor<'_>, account: &str) -> sqlx::Result<()> {
-    sqlx::query!("delete from login_failures where lower(account) = lower($1)", account)
+    sqlx::query!("insert into login_failures (account, client_addr) values (lower($1), $2)", account, client_addr)
         .execute(db)
         .await?;
     Ok(())
 }
 
+/// A successful log-in forgives the account's earlier failures (not the address's).
+pub async fn delete_login_failures(db: impl PgExecutor<'_>, account: &str) -> sqlx::Result<()> {
+    sqlx::query!("delete from login_failures where lower(account) = lower($1)", account).execute(db).await?;
+    Ok(())
+}
+
 /// Housekeeping: expired sessions and failures too old to count. Returns rows removed.
 pub async fn delete_stale_auth_rows(db: &sqlx::PgPool) -> sqlx::Result<u64> {
-    let sessions = sqlx::query!("delete from sessions where expires_at < now()")
-        .execute(db)
-        .await?
-        .rows_affected();
+    let sessions = sqlx::query!("delete from sessions where expires_at < now()").execute(db).await?.rows_affected();
     let failures = sqlx::query!(
         "delete from login_failures where failed_at < now() - make_interval(mins => $1)",
         THROTTLE_WINDOW_MINUTES as i32

@@ -34,10 +34,7 @@ pub enum EmbeddedError {
     #[error("{program} failed: {detail}")]
     Command { program: String, detail: String },
     #[error("could not prepare {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 /// A running (or adopted) cluster. Dropping it stops the server if this value started it.
@@ -57,24 +54,14 @@ impl EmbeddedPostgres {
     /// `settings` are extra `name=value` server settings for this start.
     pub fn start(data_dir: &Path, settings: &[&str]) -> Result<Self, EmbeddedError> {
         let bin_dir = find_bin_dir().ok_or(EmbeddedError::BinariesMissing)?;
-        let run_as = if effective_uid_is_root() {
-            Some(postgres_user().ok_or(EmbeddedError::NoPostgresUser)?)
-        } else {
-            None
-        };
+        let run_as =
+            if effective_uid_is_root() { Some(postgres_user().ok_or(EmbeddedError::NoPostgresUser)?) } else { None };
         fs::create_dir_all(data_dir).map_err(|e| io_error(data_dir, e))?;
         let data_dir = fs::canonicalize(data_dir).map_err(|e| io_error(data_dir, e))?;
         let pgdata = data_dir.join("postgres");
         let log_file = data_dir.join("postgres.log");
         let socket_dir = socket_dir_for(&data_dir);
-        let mut pg = EmbeddedPostgres {
-            bin_dir,
-            pgdata,
-            socket_dir,
-            log_file,
-            run_as,
-            started_here: false,
-        };
+        let mut pg = EmbeddedPostgres { bin_dir, pgdata, socket_dir, log_file, run_as, started_here: false };
         pg.prepare_paths()?;
         if !pg.pgdata.join("PG_VERSION").exists() {
             pg.initdb()?;
@@ -97,20 +84,12 @@ impl EmbeddedPostgres {
 
     /// A URL for the same, for people and tools such as `psql`.
     pub fn url(&self, database: &str) -> String {
-        format!(
-            "postgres://postgres@localhost:{PORT}/{database}?host={}",
-            self.socket_dir.display()
-        )
+        format!("postgres://postgres@localhost:{PORT}/{database}?host={}", self.socket_dir.display())
     }
 
     pub fn is_running(&self) -> bool {
         // pg_ctl status: 0 running, 3 not running, 4 no usable data directory.
-        self.command("pg_ctl")
-            .arg("status")
-            .arg("-D")
-            .arg(&self.pgdata)
-            .output()
-            .is_ok_and(|out| out.status.success())
+        self.command("pg_ctl").arg("status").arg("-D").arg(&self.pgdata).output().is_ok_and(|out| out.status.success())
     }
 
     /// Stops the server if this value started it; a fast shutdown that still writes a clean
@@ -123,11 +102,7 @@ impl EmbeddedPostgres {
         if !self.is_running() {
             return Ok(());
         }
-        let out = self
-            .command("pg_ctl")
-            .args(["stop", "-m", "fast", "-w", "-D"])
-            .arg(&self.pgdata)
-            .output();
+        let out = self.command("pg_ctl").args(["stop", "-m", "fast", "-w", "-D"]).arg(&self.pgdata).output();
         check("pg_ctl stop", out)
     }
 
@@ -135,8 +110,7 @@ impl EmbeddedPostgres {
         for dir in [&self.pgdata, &self.socket_dir] {
             fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
             // initdb insists on a data directory only its owner can read.
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| io_error(dir, e))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| io_error(dir, e))?;
         }
         if !self.log_file.exists() {
             fs::write(&self.log_file, b"").map_err(|e| io_error(&self.log_file, e))?;
@@ -146,12 +120,7 @@ impl EmbeddedPostgres {
                 chown(path, Some(uid), Some(gid)).map_err(|e| io_error(path, e))?;
             }
             // Every folder above the cluster must be searchable by the postgres user too.
-            let reachable = self
-                .command("test")
-                .arg("-w")
-                .arg(&self.pgdata)
-                .status()
-                .is_ok_and(|s| s.success());
+            let reachable = self.command("test").arg("-w").arg(&self.pgdata).status().is_ok_and(|s| s.success());
             if !reachable {
                 return Err(EmbeddedError::Unreachable(self.pgdata.clone()));
             }
@@ -162,13 +131,7 @@ impl EmbeddedPostgres {
     fn initdb(&self) -> Result<(), EmbeddedError> {
         let out = self
             .command("initdb")
-            .args([
-                "--username=postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-                "-D",
-            ])
+            .args(["--username=postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "-D"])
             .arg(&self.pgdata)
             .output();
         check("initdb", out)
@@ -177,10 +140,8 @@ impl EmbeddedPostgres {
     fn pg_ctl_start(&self, settings: &[&str]) -> Result<(), EmbeddedError> {
         // listen_addresses='' turns TCP off: the socket, in a folder only the owner can enter,
         // is the only way in, which is what makes trust authentication safe here.
-        let mut options = format!(
-            "-c listen_addresses='' -c unix_socket_directories='{}' -p {PORT}",
-            self.socket_dir.display()
-        );
+        let mut options =
+            format!("-c listen_addresses='' -c unix_socket_directories='{}' -p {PORT}", self.socket_dir.display());
         for setting in settings {
             options.push_str(" -c ");
             options.push_str(setting);
@@ -198,20 +159,15 @@ impl EmbeddedPostgres {
             .process_group(0)
             .output();
         check("pg_ctl start", out).map_err(|err| match err {
-            EmbeddedError::Command { program, detail } => EmbeddedError::Command {
-                program,
-                detail: format!("{detail}\n{}", log_tail(&self.log_file)),
-            },
+            EmbeddedError::Command { program, detail } => {
+                EmbeddedError::Command { program, detail: format!("{detail}\n{}", log_tail(&self.log_file)) }
+            }
             other => other,
         })
     }
 
     fn command(&self, program: &str) -> Command {
-        let path = if program == "test" {
-            PathBuf::from("test")
-        } else {
-            self.bin_dir.join(program)
-        };
+        let path = if program == "test" { PathBuf::from("test") } else { self.bin_dir.join(program) };
         let mut cmd = Command::new(path);
         // The postgres user may not be allowed into the caller's working directory.
         cmd.current_dir("/");
@@ -238,18 +194,12 @@ fn check(program: &str, out: std::io::Result<Output>) -> Result<(), EmbeddedErro
             program: program.to_owned(),
             detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         }),
-        Err(err) => Err(EmbeddedError::Command {
-            program: program.to_owned(),
-            detail: err.to_string(),
-        }),
+        Err(err) => Err(EmbeddedError::Command { program: program.to_owned(), detail: err.to_string() }),
     }
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> EmbeddedError {
-    EmbeddedError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    EmbeddedError::Io { path: path.to_owned(), source }
 }
 
 fn log_tail(log_file: &Path) -> String {
@@ -269,19 +219,17 @@ fn socket_dir_for(data_dir: &Path) -> PathBuf {
         .as_os_str()
         .as_encoded_bytes()
         .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-        });
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
     std::env::temp_dir().join(format!("cuppa-{digest:016x}"))
 }
 
 /// `initdb` on the PATH, else the newest of Debian's `/usr/lib/postgresql/<version>/bin`.
 fn find_bin_dir() -> Option<PathBuf> {
     let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(dir) = std::env::split_paths(&path).find(|d| has_tools(d)) {
-            return Some(dir);
-        }
+    if let Some(path) = std::env::var_os("PATH")
+        && let Some(dir) = std::env::split_paths(&path).find(|d| has_tools(d))
+    {
+        return Some(dir);
     }
     let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
         .ok()?

@@ -35,8 +35,7 @@ impl Database {
             return Ok(Database { pool, url: url.clone(), embedded: None });
         }
         let data_dir = config.data_dir.clone();
-        let embedded = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir, &[]))
-            .await??;
+        let embedded = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir, &[])).await??;
         create_database_if_missing(&embedded, EMBEDDED_DATABASE).await?;
         let pool = pool_options()
             .connect_with(embedded.connect_options(EMBEDDED_DATABASE))
@@ -71,14 +70,12 @@ pub fn pool_options() -> PgPoolOptions {
 
 /// Creates `name` in the embedded cluster on first use.
 pub async fn create_database_if_missing(embedded: &EmbeddedPostgres, name: &str) -> anyhow::Result<()> {
-    let mut conn = embedded
-        .connect_options("postgres")
-        .connect()
-        .await
-        .context("could not connect to the embedded database")?;
-    let exists: bool = sqlx::query_scalar!(r#"select exists (select from pg_database where datname = $1) as "exists!""#, name)
-        .fetch_one(&mut conn)
-        .await?;
+    let mut conn =
+        embedded.connect_options("postgres").connect().await.context("could not connect to the embedded database")?;
+    let exists: bool =
+        sqlx::query_scalar!(r#"select exists (select from pg_database where datname = $1) as "exists!""#, name)
+            .fetch_one(&mut conn)
+            .await?;
     if !exists {
         // Identifiers cannot be bound as parameters; `name` is one of Cuppa's own constants.
         sqlx::query(&format!(r#"create database "{name}""#)).execute(&mut conn).await?;

@@ -62,7 +62,11 @@ impl WelcomePage {
     }
 }
 
-async fn show_home(State(state): State<AppState>, MaybeMember(member): MaybeMember, layout: Layout) -> AppResult<Response> {
+async fn show_home(
+    State(state): State<AppState>,
+    MaybeMember(member): MaybeMember,
+    layout: Layout,
+) -> AppResult<Response> {
     let Some(member) = member else {
         return Ok(LandingPage { layout }.into_response());
     };
@@ -148,7 +152,9 @@ async fn update_profile(
             Flash::success("Your profile is saved.").push(&session).await?;
             Ok(Redirect::to(&format!("/m/{}", member.handle)).into_response())
         }
-        Err(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, ProfileSettingsPage { layout, form, errors }).into_response()),
+        Err(errors) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, ProfileSettingsPage { layout, form, errors }).into_response())
+        }
     }
 }
 
@@ -256,7 +262,11 @@ async fn update_privacy(
         }
         Err(errors) => {
             // Keep what was ticked; only the policy itself was unreadable.
-            let privacy = Privacy { invite_policy: InvitePolicy::Anyone, listed: form.listed.is_some(), matching: form.matching.is_some() };
+            let privacy = Privacy {
+                invite_policy: InvitePolicy::Anyone,
+                listed: form.listed.is_some(),
+                matching: form.matching.is_some(),
+            };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, PrivacyPage { layout, privacy, errors }).into_response())
         }
     }

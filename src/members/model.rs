@@ -161,7 +161,8 @@ pub fn parse_interests(raw: &str, errors: &mut FieldErrors) -> Vec<String> {
             continue;
         }
         if tag.chars().count() > 30 || !tag.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '\'')) {
-            errors.add("interests", "Each interest is up to 30 letters, digits, spaces or hyphens, separated by commas.");
+            errors
+                .add("interests", "Each interest is up to 30 letters, digits, spaces or hyphens, separated by commas.");
         }
         tags.push(tag);
     }
@@ -197,7 +198,10 @@ impl ProfileForm {
         let display_name = validate_display_name(&self.display_name, &mut errors);
         let bio = match clean_text(&self.bio, true) {
             Ok(bio) if bio.chars().count() > MAX_BIO_CHARS => {
-                errors.add("bio", format!("Keep your bio to {MAX_BIO_CHARS} characters (it has {}).", bio.chars().count()));
+                errors.add(
+                    "bio",
+                    format!("Keep your bio to {MAX_BIO_CHARS} characters (it has {}).", bio.chars().count()),
+                );
                 bio
             }
             Ok(bio) => bio,
@@ -351,7 +355,10 @@ mod tests {
 
     #[test]
     fn windows_that_end_before_they_start_or_are_empty_are_refused() {
-        assert_eq!(window(0, "18:00", "18:00").validate(&[]).unwrap_err().get("to"), Some("The window must end after it starts."));
+        assert_eq!(
+            window(0, "18:00", "18:00").validate(&[]).unwrap_err().get("to"),
+            Some("The window must end after it starts.")
+        );
         assert!(window(0, "18:00", "17:00").validate(&[]).is_err());
         assert!(window(0, "25:00", "26:00").validate(&[]).is_err());
         assert!(window(7, "10:00", "11:00").validate(&[]).is_err());

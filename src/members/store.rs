@@ -125,9 +125,7 @@ pub async fn update_profile(db: impl PgExecutor<'_>, id: i64, update: &ProfileUp
 /// Takes the member's row lock, so that two windows added at once are checked one after the
 /// other and cannot both slip past the overlap check.
 pub async fn lock_member(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
-    sqlx::query!("select id from members where id = $1 for update", id)
-        .fetch_one(conn)
-        .await?;
+    sqlx::query!("select id from members where id = $1 for update", id).fetch_one(conn).await?;
     Ok(())
 }
 
@@ -166,13 +164,9 @@ pub async fn insert_window(db: impl PgExecutor<'_>, member_id: i64, window: &Win
 
 /// Removes one of the member's own windows; false when it is not theirs or already gone.
 pub async fn delete_window(db: impl PgExecutor<'_>, member_id: i64, window_id: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query!(
-        "delete from availability where id = $1 and member_id = $2",
-        window_id,
-        member_id
-    )
-    .execute(db)
-    .await?;
+    let done = sqlx::query!("delete from availability where id = $1 and member_id = $2", window_id, member_id)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -203,30 +197,20 @@ pub async fn update_privacy(db: impl PgExecutor<'_>, id: i64, privacy: &Privacy)
 
 /// For `cuppa admin grant`; false when no member has that handle.
 pub async fn update_role(db: impl PgExecutor<'_>, handle: &str, role: Role) -> sqlx::Result<bool> {
-    let done = sqlx::query!(
-        "update members set role = $2 where lower(handle) = lower($1)",
-        handle,
-        role as Role
-    )
-    .execute(db)
-    .await?;
+    let done = sqlx::query!("update members set role = $2 where lower(handle) = lower($1)", handle, role as Role)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// For `cuppa admin suspend` and `reinstate`; false when no member has that handle.
 pub async fn update_status(db: impl PgExecutor<'_>, handle: &str, status: Status) -> sqlx::Result<bool> {
-    let done = sqlx::query!(
-        "update members set status = $2 where lower(handle) = lower($1)",
-        handle,
-        status as Status
-    )
-    .execute(db)
-    .await?;
+    let done = sqlx::query!("update members set status = $2 where lower(handle) = lower($1)", handle, status as Status)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub async fn count_members(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(r#"select count(*) as "count!" from members"#)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(r#"select count(*) as "count!" from members"#).fetch_one(db).await
 }

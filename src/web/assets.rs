@@ -18,11 +18,7 @@ const ASSETS: &[Asset] = &[
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../../static/cuppa.css"),
     },
-    Asset {
-        name: "cuppa.svg",
-        content_type: "image/svg+xml",
-        body: include_bytes!("../../static/cuppa.svg"),
-    },
+    Asset { name: "cuppa.svg", content_type: "image/svg+xml", body: include_bytes!("../../static/cuppa.svg") },
 ];
 
 pub async fn serve_asset(Path(name): Path<String>) -> Result<Response, AppError> {

@@ -71,10 +71,8 @@ pub async fn verify_csrf(session: Session, request: Request, next: Next) -> Resp
 }
 
 fn rejected() -> Response {
-    AppError::Forbidden(
-        "This form has expired or did not come from Cuppa. Go back, reload the page and try again.",
-    )
-    .into_response()
+    AppError::Forbidden("This form has expired or did not come from Cuppa. Go back, reload the page and try again.")
+        .into_response()
 }
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {

@@ -51,6 +51,11 @@ impl Flash {
 
     /// Takes the queued messages; the session is written only when there were some.
     pub async fn take_all(session: &Session) -> Result<Vec<Flash>, tower_sessions::session::Error> {
+        // Session::remove marks the session modified even when the key is absent: look first,
+        // so that pages without a message never write the session back.
+        if session.get_value(FLASH_KEY).await?.is_none() {
+            return Ok(Vec::new());
+        }
         Ok(session.remove(FLASH_KEY).await?.unwrap_or_default())
     }
 }

@@ -1,0 +1,7 @@
+//! Cuppa's integration tests: one binary, a module per domain, each test on its own database
+//! through the real router.
+
+mod auth;
+mod members;
+mod ops;
+mod support;

@@ -1,0 +1,276 @@
+//! The test harness: one PostgreSQL server per test run, a template database migrated once,
+//! and a fresh copy of it for every test, driven through the real router with a client that
+//! keeps cookies and the CSRF token.
+//!
+//! The server is `DATABASE_URL` when set, otherwise an embedded cluster of the test run's own
+//! under the system temporary directory (fsync off: it holds nothing worth keeping).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use cuppa::AppState;
+use cuppa::db::EmbeddedPostgres;
+use http_body_util::BodyExt;
+use scraper::{Html, Selector};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "a sturdy test password";
+
+/// Where test databases live, and the template they are copied from.
+struct TestServer {
+    /// Options for the server's maintenance database; each test swaps in its own name.
+    admin: PgConnectOptions,
+    template: String,
+}
+
+static SERVER: OnceLock<TestServer> = OnceLock::new();
+/// The embedded cluster, when this run started one; stopped when the process exits.
+static EMBEDDED: Mutex<Option<EmbeddedPostgres>> = Mutex::new(None);
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn stop_embedded_server() {
+    if let Ok(mut slot) = EMBEDDED.lock()
+        && let Some(mut pg) = slot.take()
+    {
+        let _ = pg.stop();
+    }
+}
+
+fn server() -> &'static TestServer {
+    SERVER.get_or_init(|| {
+        // Set up on a thread with a runtime of its own: each test has its own runtime, and
+        // nothing made here may depend on one of them staying alive.
+        std::thread::spawn(|| {
+            tokio::runtime::Runtime::new().expect("runtime").block_on(async {
+                let admin = match std::env::var("DATABASE_URL") {
+                    Ok(url) => url.parse::<PgConnectOptions>().expect("DATABASE_URL parses"),
+                    Err(_) => start_embedded(),
+                };
+                let template = prepare_template(&admin).await;
+                TestServer { admin, template }
+            })
+        })
+        .join()
+        .expect("the test database server could not be prepared")
+    })
+}
+
+fn start_embedded() -> PgConnectOptions {
+    let dir = std::env::temp_dir().join(format!("cuppa-test-{}", checkout_tag()));
+    let settings = ["fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300"];
+    let pg = EmbeddedPostgres::start(&dir, &settings).expect("the embedded test cluster starts");
+    let options = pg.connect_options("postgres");
+    *EMBEDDED.lock().expect("lock") = Some(pg);
+    // SAFETY: registers a plain extern "C" function with no captured state.
+    unsafe { libc::atexit(stop_embedded_server) };
+    options
+}
+
+/// One cluster per checkout, reused by later runs.
+fn checkout_tag() -> u32 {
+    env!("CARGO_MANIFEST_DIR").bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+}
+
+async fn prepare_template(admin: &PgConnectOptions) -> String {
+    let mut conn = admin.connect().await.expect("connect to the test server");
+    drop_leftover_databases(&mut conn).await;
+    let template = format!("cuppa_test_tpl_{}", std::process::id());
+    sqlx::query(&format!(r#"create database "{template}""#)).execute(&mut conn).await.expect("create template");
+    conn.close().await.ok();
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(admin.clone().database(&template))
+        .await
+        .expect("connect to the template");
+    cuppa::db::MIGRATOR.run(&pool).await.expect("migrations apply");
+    pool.close().await;
+    template
+}
+
+/// Databases from earlier runs whose process has gone.
+async fn drop_leftover_databases(conn: &mut sqlx::PgConnection) {
+    let names: Vec<String> = sqlx::query_scalar("select datname from pg_database where datname like 'cuppa_test_%'")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("list databases");
+    for name in names {
+        let pid = name.rsplit('_').next().unwrap_or_default();
+        if !std::path::Path::new("/proc").join(pid).exists() {
+            sqlx::query(&format!(r#"drop database if exists "{name}" with (force)"#)).execute(&mut *conn).await.ok();
+        }
+    }
+}
+
+/// A fresh database with the schema and nothing else.
+pub async fn fresh_pool() -> PgPool {
+    let server = server();
+    let name = format!("cuppa_test_{}_{}", NEXT_DB.fetch_add(1, Ordering::SeqCst), std::process::id());
+    let mut conn = server.admin.connect().await.expect("connect to the test server");
+    sqlx::query(&format!(r#"create database "{name}" template "{}""#, server.template))
+        .execute(&mut conn)
+        .await
+        .expect("copy the template");
+    conn.close().await.ok();
+    PgPoolOptions::new()
+        .max_connections(5)
+        .connect_with(server.admin.clone().database(&name))
+        .await
+        .expect("connect to the test database")
+}
+
+/// A page or redirect as the client saw it.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// The text of every element matching `selector`, whitespace collapsed.
+    pub fn texts(&self, selector: &str) -> Vec<String> {
+        let html = Html::parse_document(&self.body);
+        let selector = Selector::parse(selector).expect("valid selector");
+        html.select(&selector)
+            .map(|e| e.text().collect::<Vec<_>>().join(" ").split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
+    pub fn text(&self, selector: &str) -> String {
+        self.texts(selector).join(" | ")
+    }
+
+    /// The `value` attribute of the first element matching `selector`.
+    pub fn value(&self, selector: &str) -> Option<String> {
+        let html = Html::parse_document(&self.body);
+        let selector = Selector::parse(selector).expect("valid selector");
+        html.select(&selector).next().and_then(|e| e.value().attr("value")).map(str::to_owned)
+    }
+
+    pub fn has_set_cookie(&self) -> bool {
+        self.headers.contains_key(header::SET_COOKIE)
+    }
+}
+
+/// A browser of one: the real router, a cookie jar and the last CSRF token seen.
+pub struct Client {
+    pub pool: PgPool,
+    pub router: Router,
+    pub cookies: HashMap<String, String>,
+    pub csrf: Option<String>,
+    pub addr: SocketAddr,
+}
+
+impl Client {
+    pub async fn new() -> Client {
+        let pool = fresh_pool().await;
+        let router = cuppa::app(AppState { pool: pool.clone(), secure_cookies: false });
+        Client::with_router(pool, router)
+    }
+
+    pub fn with_router(pool: PgPool, router: Router) -> Client {
+        Client { pool, router, cookies: HashMap::new(), csrf: None, addr: SocketAddr::from(([127, 0, 0, 1], 40000)) }
+    }
+
+    /// Another visitor of the same site, with empty cookies.
+    pub fn another(&self) -> Client {
+        Client::with_router(self.pool.clone(), self.router.clone())
+    }
+
+    pub fn session_cookie(&self) -> Option<String> {
+        self.cookies.get("cuppa_session").cloned()
+    }
+
+    pub async fn send(&mut self, request: Request<Body>) -> Page {
+        let mut request = request;
+        if !self.cookies.is_empty() {
+            let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+            request.headers_mut().insert(header::COOKIE, cookie.parse().expect("cookie header"));
+        }
+        let response =
+            self.router.clone().layer(MockConnectInfo(self.addr)).oneshot(request).await.expect("infallible router");
+        let status = response.status();
+        let headers = response.headers().clone();
+        for set in headers.get_all(header::SET_COOKIE) {
+            let set = set.to_str().expect("ascii cookie");
+            let pair = set.split(';').next().unwrap_or_default();
+            if let Some((name, value)) = pair.split_once('=') {
+                if value.is_empty() || set.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let page = Page { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() };
+        if let Some(token) = page.value("input[name=csrf_token]") {
+            self.csrf = Some(token);
+        }
+        page
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        self.send(Request::get(path).body(Body::empty()).expect("request")).await
+    }
+
+    /// Posts a form with the CSRF token of the last page seen (fetching a page first if none).
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        if self.csrf.is_none() {
+            let page = self.get("/login").await;
+            if page.status == StatusCode::SEE_OTHER {
+                self.get("/settings/profile").await;
+            }
+        }
+        let token = self.csrf.clone().expect("a page with a form gives a token");
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// Posts exactly these fields, with no token added.
+    pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = serde_urlencoded::to_string(fields).expect("encodable form");
+        let request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        self.send(request).await
+    }
+
+    /// Signs up `handle` (email `handle@example.com`) and stays logged in as them.
+    pub async fn sign_up(&mut self, handle: &str) -> i64 {
+        let email = format!("{handle}@example.com");
+        let page = self
+            .post("/signup", &[("email", &email), ("handle", handle), ("display_name", handle), ("password", PASSWORD)])
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "sign-up of {handle} failed: {}", page.text(".field-error"));
+        sqlx::query_scalar("select id from members where handle = $1")
+            .bind(handle)
+            .fetch_one(&self.pool)
+            .await
+            .expect("the member exists")
+    }
+
+    pub async fn log_in(&mut self, account: &str, password: &str) -> Page {
+        self.post("/login", &[("account", account), ("password", password)]).await
+    }
+
+    /// Logs out; the next form needs a fresh token, as the old session (and its token) is gone.
+    pub async fn log_out(&mut self) -> Page {
+        let page = self.post("/logout", &[]).await;
+        self.csrf = None;
+        page
+    }
+}
