@@ -170,3 +170,63 @@ fn the_binary_serves_the_demo_on_the_embedded_database_and_stops_it_on_sigterm()
     assert!(!pg_ctl_status.success(), "the embedded server was stopped");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_server_error_shows_a_fixed_sentence_and_the_request_id_never_the_cause() {
+    let client = Client::new().await;
+    let failing = axum::Router::new().route(
+        "/probe/fail",
+        axum::routing::get(|| async {
+            Err::<(), _>(cuppa::error::AppError::Internal(anyhow::anyhow!("secret detail: password=hunter2")))
+        }),
+    );
+    let router = cuppa::with_layers(failing, AppState { pool: client.pool.clone(), secure_cookies: false });
+    let mut client = Client::with_router(client.pool.clone(), router);
+    let page = client.get("/probe/fail").await;
+    assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(page.text("h1"), "Something went wrong");
+    assert_eq!(page.text("code"), page.headers["x-request-id"].to_str().unwrap());
+    assert!(!page.body.contains("secret detail") && !page.body.contains("hunter2"));
+}
+
+#[tokio::test]
+async fn the_seed_is_deterministic_and_only_fills_an_empty_database() {
+    let first = crate::support::fresh_pool().await;
+    let second = crate::support::fresh_pool().await;
+    cuppa::seed::run(&first, 300, 7, false).await.unwrap();
+    cuppa::seed::run(&second, 300, 7, false).await.unwrap();
+    let digest = "select md5(string_agg(concat_ws('|', m.handle, m.display_name, m.bio, m.city, m.time_zone, \
+                  m.interests::text, m.created_at, m.role::text, \
+                  (select string_agg(concat_ws(' ', weekday, start_minute, end_minute), ',' order by weekday) \
+                   from availability a where a.member_id = m.id)), ';' order by m.id)) from members m";
+    let a: String = sqlx::query_scalar(digest).fetch_one(&first).await.unwrap();
+    let b: String = sqlx::query_scalar(digest).fetch_one(&second).await.unwrap();
+    assert_eq!(a, b);
+
+    let members: i64 = sqlx::query_scalar("select count(*) from members").fetch_one(&first).await.unwrap();
+    assert_eq!(members, 300);
+    let admin: String =
+        sqlx::query_scalar("select role::text from members where handle = 'admin'").fetch_one(&first).await.unwrap();
+    assert_eq!(admin, "admin");
+    let cities: i64 = sqlx::query_scalar("select count(distinct city) from members").fetch_one(&first).await.unwrap();
+    assert!(cities >= 5, "members spread over the cities");
+    let without_windows: i64 = sqlx::query_scalar(
+        "select count(*) from members m where not exists (select from availability a where a.member_id = m.id)",
+    )
+    .fetch_one(&first)
+    .await
+    .unwrap();
+    assert_eq!(without_windows, 0);
+
+    let again = cuppa::seed::run(&first, 10, 7, false).await.unwrap_err();
+    assert!(again.to_string().contains("already has 300 members"));
+}
+
+#[tokio::test]
+async fn the_demo_password_logs_in_to_a_seeded_community() {
+    let mut client = Client::new().await;
+    cuppa::seed::run(&client.pool, 5, 1, false).await.unwrap();
+    let done = client.log_in(cuppa::seed::DEMO_HANDLE, cuppa::seed::DEMO_PASSWORD).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(client.get("/").await.text("h1"), "Hello, Demo Member");
+}
