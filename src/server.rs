@@ -1,11 +1,19 @@
 //! `cuppa serve`: the web server and its background jobs under one shutdown signal.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::ServiceExt;
 
 use crate::config::Config;
 use crate::{AppState, app, jobs};
@@ -55,24 +63,61 @@ pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
     TcpListener::bind(config.listen).await.with_context(|| format!("could not listen on {}", config.listen))
 }
 
-/// Serves until `shutdown` fires, then lets in-flight requests finish (up to the drain limit).
+/// A client gets this long to send its request headers; a slow trickle (slowloris) is cut off
+/// instead of holding a connection open for ever.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves Cuppa until `shutdown` fires, with the background jobs beside it when `run_jobs`.
 pub async fn serve(listener: TcpListener, state: AppState, run_jobs: bool, shutdown: Shutdown) -> anyhow::Result<()> {
     let mut jobs = tokio::task::JoinSet::new();
     if run_jobs {
         jobs.spawn(jobs::prune_auth_rows(state.pool.clone(), shutdown.clone()));
     }
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let mut graceful = shutdown.clone();
-    let server = axum::serve(listener, service).with_graceful_shutdown(async move { graceful.wait().await });
-    let mut drain = shutdown.clone();
-    let drain_limit = async move {
-        drain.wait().await;
-        tokio::time::sleep(DRAIN_LIMIT).await;
-    };
-    tokio::select! {
-        result = server => result.context("server failed")?,
-        () = drain_limit => tracing::warn!("requests still running after {DRAIN_LIMIT:?}; stopping anyway"),
-    }
+    serve_router(listener, app(state), HEADER_READ_TIMEOUT, shutdown).await?;
     while jobs.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Serves `router` over HTTP/1.1 until `shutdown` fires, then stops accepting and lets
+/// in-flight requests finish, for at most the drain limit. Written on hyper directly rather
+/// than `axum::serve`, which sets no timer and so no header-read timeout.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    mut shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %err, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.wait() => break,
+        };
+        let service = router.clone().map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_LIMIT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still running after {DRAIN_LIMIT:?}; stopping anyway");
+    }
     Ok(())
 }

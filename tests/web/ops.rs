@@ -168,6 +168,27 @@ fn the_binary_serves_the_demo_on_the_embedded_database_and_stops_it_on_sigterm()
         .status()
         .unwrap();
     assert!(!pg_ctl_status.success(), "the embedded server was stopped");
+
+    // The first admin is made from the command line, on the same (reused) database.
+    let cuppa = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cuppa"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .env_remove("DATABASE_URL")
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap()
+    };
+    let granted = cuppa(&["admin", "grant", "demo", "admin"]);
+    assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
+    let unknown = cuppa(&["admin", "grant", "nobody_at_all", "admin"]);
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.lines().any(|l| l == r#"error: no member has the handle "nobody_at_all""#), "{stderr}");
+    let migrated = cuppa(&["migrate"]);
+    assert!(migrated.status.success());
+    assert!(!dir.join("postgres/postmaster.pid").exists(), "each command stops the database it started");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -229,4 +250,71 @@ async fn the_demo_password_logs_in_to_a_seeded_community() {
     let done = client.log_in(cuppa::seed::DEMO_HANDLE, cuppa::seed::DEMO_PASSWORD).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     assert_eq!(client.get("/").await.text("h1"), "Hello, Demo Member");
+}
+
+/// A server on a free loopback port around `router`, and the means to stop it.
+async fn spawn_server(
+    router: axum::Router,
+    header_timeout: Duration,
+) -> (std::net::SocketAddr, tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, shutdown) = cuppa::server::Shutdown::new();
+    let task = tokio::spawn(cuppa::server::serve_router(listener, router, header_timeout, shutdown));
+    (addr, stop, task)
+}
+
+#[tokio::test]
+async fn a_client_that_trickles_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let client = Client::new().await;
+    let (addr, stop, task) = spawn_server(client.router.clone(), Duration::from_millis(300)).await;
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    // The server must close the connection itself; the outer timeout only keeps a failing test
+    // from hanging.
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the connection was still open after 10 s");
+    assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
+
+    let mut prompt = tokio::net::TcpStream::connect(addr).await.unwrap();
+    prompt.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    prompt.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish_and_refuses_new_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let client = Client::new().await;
+    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel::<()>();
+    let entered = std::sync::Arc::new(std::sync::Mutex::new(Some(entered_tx)));
+    let slow = axum::Router::new().route(
+        "/probe/slow",
+        axum::routing::get(move || {
+            let entered = entered.clone();
+            async move {
+                if let Some(tx) = entered.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                "finished"
+            }
+        }),
+    );
+    let router = cuppa::with_layers(slow, AppState { pool: client.pool.clone(), secure_cookies: false });
+    let (addr, stop, task) = spawn_server(router, Duration::from_secs(5)).await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(b"GET /probe/slow HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    entered_rx.await.unwrap();
+    stop.send(true).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("finished"), "{answer}");
+    task.await.unwrap().unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the listener is closed");
 }
