@@ -225,13 +225,17 @@ fn socket_dir_for(data_dir: &Path) -> PathBuf {
 
 /// `initdb` on the PATH, else the newest of Debian's `/usr/lib/postgresql/<version>/bin`.
 fn find_bin_dir() -> Option<PathBuf> {
+    find_bin_dir_in(std::env::var_os("PATH").as_deref(), Path::new("/usr/lib/postgresql"))
+}
+
+fn find_bin_dir_in(path_var: Option<&OsStr>, versions_root: &Path) -> Option<PathBuf> {
     let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    if let Some(path) = std::env::var_os("PATH")
-        && let Some(dir) = std::env::split_paths(&path).find(|d| has_tools(d))
+    if let Some(path) = path_var
+        && let Some(dir) = std::env::split_paths(path).find(|d| has_tools(d))
     {
         return Some(dir);
     }
-    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir(versions_root)
         .ok()?
         .filter_map(|entry| {
             let entry = entry.ok()?;
@@ -258,4 +262,48 @@ fn id_of<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(args: I) -> Option<u32> {
         return None;
     }
     String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_bin(dir: &Path) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join("initdb"), b"").unwrap();
+        fs::write(dir.join("pg_ctl"), b"").unwrap();
+    }
+
+    #[test]
+    fn the_path_wins_then_the_newest_debian_version() {
+        let root = std::env::temp_dir().join(format!("cuppa-find-bin-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let debian = root.join("lib");
+        fake_bin(&debian.join("9/bin"));
+        fake_bin(&debian.join("16/bin"));
+        fs::create_dir_all(debian.join("17/bin")).unwrap(); // a client-only install
+        assert_eq!(find_bin_dir_in(None, &debian), Some(debian.join("16/bin")));
+        fake_bin(&root.join("path"));
+        let path = std::env::join_paths([root.join("empty"), root.join("path")]).unwrap();
+        assert_eq!(find_bin_dir_in(Some(&path), &debian), Some(root.join("path")));
+        assert_eq!(find_bin_dir_in(Some(OsStr::new("")), &root.join("missing")), None);
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn missing_binaries_are_explained_in_one_line() {
+        let message = EmbeddedError::BinariesMissing.to_string();
+        assert!(!message.contains('\n'));
+        assert!(message.contains("apt-get install postgresql") && message.contains("DATABASE_URL"));
+    }
+
+    #[test]
+    fn a_socket_path_too_long_for_the_kernel_moves_to_the_temp_dir() {
+        let short = Path::new("/srv/cuppa");
+        assert_eq!(socket_dir_for(short), short.join("run"));
+        let long = PathBuf::from(format!("/srv/{}", "deep/".repeat(30)));
+        let moved = socket_dir_for(&long);
+        assert!(moved.starts_with(std::env::temp_dir()));
+        assert_eq!(moved, socket_dir_for(&long), "the same cluster always gets the same folder");
+    }
 }
