@@ -29,7 +29,15 @@ pub fn login_url(next: &str) -> String {
 /// A path that is safe to redirect to after log-in: local to this site, never another host.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
+        // Browsers drop tabs and newlines from URLs and read `\` as `/`, so "/\t/evil" or
+        // "/\\evil" would become "//evil", another host: refuse all of them.
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.chars().any(|c| c == '\\' || c.is_control()) =>
+        {
+            path.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -48,5 +56,19 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
             .await
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip());
         Ok(ClientAddr(ip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_log_in() {
+        assert_eq!(safe_next(Some("/settings/privacy?x=1")), "/settings/privacy?x=1");
+        for hostile in ["//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example", "evil"] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile:?}");
+        }
+        assert_eq!(safe_next(None), "/");
     }
 }

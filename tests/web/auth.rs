@@ -302,3 +302,21 @@ async fn role_extractors_read_the_role_afresh_on_every_request() {
     let mut anonymous = probe.another();
     assert_eq!(anonymous.get("/probe/member").await.location(), "/login?next=/probe/member");
 }
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_lax_and_secure_when_configured() {
+    let plain = Client::new().await;
+    let mut client = plain.another();
+    let page = client.get("/login").await;
+    let cookie = page.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("cuppa_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "{cookie}");
+
+    let router = cuppa::app(AppState { pool: plain.pool.clone(), secure_cookies: true });
+    let mut https = Client::with_router(plain.pool.clone(), router);
+    let cookie = https.get("/login").await.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
+}
