@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod members;
 pub mod seed;
 pub mod server;
+pub mod social;
 pub mod web;
 
 use std::time::Duration;
@@ -50,6 +51,7 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(auth::routes())
         .merge(members::routes())
+        .merge(social::routes())
         .route("/healthz", get(healthz))
         .route("/static/{name}", get(web::assets::serve_asset));
     with_layers(routes, state)

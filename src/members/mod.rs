@@ -16,6 +16,7 @@ use tower_sessions::Session;
 use crate::AppState;
 use crate::auth::{CurrentMember, MaybeMember};
 use crate::error::{AppError, AppResult};
+use crate::social::{self, store::Relation};
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{InvitePolicy, Privacy, PrivacyForm, Profile, ProfileForm, WEEKDAYS, WindowForm};
 use store::WindowRow;
@@ -81,9 +82,17 @@ struct ProfilePage {
     layout: Layout,
     profile: Profile,
     is_self: bool,
+    relation: Relation,
+    followers: i64,
+    following: i64,
 }
 
 impl ProfilePage {
+    /// Where a follow button on this page returns to.
+    fn back_path(&self) -> String {
+        format!("/m/{}", self.profile.handle)
+    }
+
     fn member_since(&self) -> String {
         self.profile.created_at.format("%B %Y").to_string()
     }
@@ -95,9 +104,10 @@ async fn show_profile(
     Path(handle): Path<String>,
     layout: Layout,
 ) -> AppResult<ProfilePage> {
-    let profile = store::find_profile(&state.pool, &handle).await?.ok_or(AppError::NotFound)?;
+    let (profile, relation) = social::find_visible_profile(&state.pool, viewer.id, &handle).await?;
+    let (followers, following) = social::store::get_counts(&state.pool, profile.id).await?;
     let is_self = profile.id == viewer.id;
-    Ok(ProfilePage { layout, profile, is_self })
+    Ok(ProfilePage { layout, profile, is_self, relation, followers, following })
 }
 
 /// Every IANA zone name chrono-tz knows, for the time zone list.

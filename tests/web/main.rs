@@ -4,4 +4,5 @@
 mod auth;
 mod members;
 mod ops;
+mod social;
 mod support;

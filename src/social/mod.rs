@@ -1,0 +1,221 @@
+//! The social graph: follows and blocks, and the pages that list them. Writes `follows` and
+//! `blocks`. A block hides two members from each other everywhere: a profile answers 404 to
+//! the other, lists leave them out, and neither can follow the other while it stands. The
+//! blocked member is never told; to them it looks as if the blocker had left.
+
+pub mod store;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use sqlx::PgPool;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::auth::CurrentMember;
+use crate::error::{AppError, AppResult};
+use crate::members::model::Profile;
+use crate::members::store as members;
+use crate::web::{Flash, Layout, safe_next};
+use store::{ListedMember, Relation};
+
+/// Members per page in follower and following lists.
+const PAGE_SIZE: i64 = 30;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/m/{handle}/follow", post(follow))
+        .route("/m/{handle}/unfollow", post(unfollow))
+        .route("/m/{handle}/block", post(block))
+        .route("/m/{handle}/unblock", post(unblock))
+        .route("/m/{handle}/followers", get(list_followers))
+        .route("/m/{handle}/following", get(list_following))
+        .route("/settings/blocked", get(list_blocked))
+}
+
+/// A profile `viewer` may see, with how they stand towards it. Missing, suspended and blocked
+/// (either way) all answer the same 404, so a block cannot be told from a departure.
+pub async fn find_visible_profile(pool: &PgPool, viewer: i64, handle: &str) -> AppResult<(Profile, Relation)> {
+    let profile = members::find_profile(pool, handle).await?.ok_or(AppError::NotFound)?;
+    let relation = store::get_relation(pool, viewer, profile.id).await?;
+    if relation.blocked_either_way() {
+        return Err(AppError::NotFound);
+    }
+    Ok((profile, relation))
+}
+
+/// The member to block or unblock: any active member. Blocks by the other side are not
+/// consulted, so the answer never reveals whether they blocked you first.
+async fn find_target(pool: &PgPool, handle: &str) -> AppResult<Profile> {
+    members::find_profile(pool, handle).await?.ok_or(AppError::NotFound)
+}
+
+/// Where to go back to after a follow button: the page it was on.
+#[derive(Debug, Default, Deserialize)]
+struct BackForm {
+    #[serde(default)]
+    back: String,
+}
+
+fn back_to(form: &BackForm, handle: &str) -> Redirect {
+    let fallback = format!("/m/{handle}");
+    let target = if form.back.is_empty() { fallback } else { safe_next(Some(&form.back)) };
+    Redirect::to(&target)
+}
+
+async fn follow(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(me): CurrentMember,
+    Path(handle): Path<String>,
+    Form(form): Form<BackForm>,
+) -> AppResult<Redirect> {
+    let (profile, _) = find_visible_profile(&state.pool, me.id, &handle).await?;
+    if profile.id == me.id {
+        return Err(AppError::BadRequest("You cannot follow yourself.".to_owned()));
+    }
+    store::insert_follow(&state.pool, me.id, profile.id).await?;
+    Flash::success(format!("You follow {}.", profile.display_name)).push(&session).await?;
+    Ok(back_to(&form, &profile.handle))
+}
+
+async fn unfollow(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(me): CurrentMember,
+    Path(handle): Path<String>,
+    Form(form): Form<BackForm>,
+) -> AppResult<Redirect> {
+    let (profile, _) = find_visible_profile(&state.pool, me.id, &handle).await?;
+    store::delete_follow(&state.pool, me.id, profile.id).await?;
+    Flash::info(format!("You no longer follow {}.", profile.display_name)).push(&session).await?;
+    Ok(back_to(&form, &profile.handle))
+}
+
+async fn block(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(me): CurrentMember,
+    Path(handle): Path<String>,
+) -> AppResult<Redirect> {
+    let profile = find_target(&state.pool, &handle).await?;
+    if profile.id == me.id {
+        return Err(AppError::BadRequest("You cannot block yourself.".to_owned()));
+    }
+    let mut tx = state.pool.begin().await?;
+    store::insert_block(&mut tx, me.id, profile.id).await?;
+    tx.commit().await?;
+    Flash::info(format!("You blocked {}. Neither of you will see the other on Cuppa.", profile.display_name))
+        .push(&session)
+        .await?;
+    Ok(Redirect::to("/settings/blocked"))
+}
+
+async fn unblock(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(me): CurrentMember,
+    Path(handle): Path<String>,
+) -> AppResult<Redirect> {
+    let profile = find_target(&state.pool, &handle).await?;
+    store::delete_block(&state.pool, me.id, profile.id).await?;
+    Flash::info(format!("You unblocked {}.", profile.display_name)).push(&session).await?;
+    Ok(Redirect::to("/settings/blocked"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PageQuery {
+    page: Option<u32>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "social/follow_list.html")]
+struct FollowListPage {
+    layout: Layout,
+    profile: Profile,
+    heading: &'static str,
+    path: String,
+    members: Vec<ListedMember>,
+    page: u32,
+    has_more: bool,
+    viewer_handle: String,
+}
+
+impl FollowListPage {
+    /// Where a follow button on this page returns to: this very page.
+    fn back_path(&self) -> String {
+        format!("{}?page={}", self.path, self.page)
+    }
+}
+
+async fn follow_list(
+    state: &AppState,
+    me: &crate::members::model::Member,
+    handle: &str,
+    query: PageQuery,
+    layout: Layout,
+    followers: bool,
+) -> AppResult<FollowListPage> {
+    let (profile, _) = find_visible_profile(&state.pool, me.id, handle).await?;
+    let page = query.page.unwrap_or(1).max(1);
+    let offset = i64::from(page - 1) * PAGE_SIZE;
+    // One extra row tells whether there is a next page without counting them all.
+    let mut members = if followers {
+        store::list_followers(&state.pool, profile.id, me.id, PAGE_SIZE + 1, offset).await?
+    } else {
+        store::list_following(&state.pool, profile.id, me.id, PAGE_SIZE + 1, offset).await?
+    };
+    let has_more = members.len() as i64 > PAGE_SIZE;
+    members.truncate(PAGE_SIZE as usize);
+    let (heading, tail) = if followers { ("Followers", "followers") } else { ("Following", "following") };
+    Ok(FollowListPage {
+        path: format!("/m/{}/{tail}", profile.handle),
+        layout,
+        profile,
+        heading,
+        members,
+        page,
+        has_more,
+        viewer_handle: me.handle.clone(),
+    })
+}
+
+async fn list_followers(
+    State(state): State<AppState>,
+    CurrentMember(me): CurrentMember,
+    Path(handle): Path<String>,
+    Query(query): Query<PageQuery>,
+    layout: Layout,
+) -> AppResult<FollowListPage> {
+    follow_list(&state, &me, &handle, query, layout, true).await
+}
+
+async fn list_following(
+    State(state): State<AppState>,
+    CurrentMember(me): CurrentMember,
+    Path(handle): Path<String>,
+    Query(query): Query<PageQuery>,
+    layout: Layout,
+) -> AppResult<FollowListPage> {
+    follow_list(&state, &me, &handle, query, layout, false).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "social/blocked.html")]
+struct BlockedPage {
+    layout: Layout,
+    members: Vec<ListedMember>,
+}
+
+async fn list_blocked(
+    State(state): State<AppState>,
+    CurrentMember(me): CurrentMember,
+    layout: Layout,
+) -> AppResult<BlockedPage> {
+    let members = store::list_blocked(&state.pool, me.id).await?;
+    Ok(BlockedPage { layout, members })
+}
