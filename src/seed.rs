@@ -1,5 +1,6 @@
 //! A deterministic synthetic community for demos, benchmarks and load tests: the same
-//! `--members` and `--seed` always give the same members, profiles and availability.
+//! `--members` and `--seed` always give the same members, profiles, availability, follows
+//! and blocks.
 //!
 //! Every member's password is [`DEMO_PASSWORD`]. It is hashed once and the hash shared: a
 //! hundred thousand Argon2 hashes would take over an hour, and these accounts are not real.
@@ -125,6 +126,7 @@ struct Draft {
     handle: String,
     display_name: String,
     bio: String,
+    city_index: usize,
     city: &'static str,
     time_zone: &'static str,
     interests: String,
@@ -143,7 +145,8 @@ fn draft(index: usize, rng: &mut Xoshiro256PlusPlus) -> Draft {
     };
     // Skewed towards the first cities, as real communities are.
     let city_index = (rng.random_range(0.0..1.0_f64).powi(2) * CITIES.len() as f64) as usize;
-    let (city, time_zone) = CITIES[city_index.min(CITIES.len() - 1)];
+    let city_index = city_index.min(CITIES.len() - 1);
+    let (city, time_zone) = CITIES[city_index];
     let wanted = rng.random_range(2..=5);
     let interests: Vec<&str> = INTERESTS.sample(rng, wanted).copied().collect();
     let bio = format!("Coffee drinker in {city}. Happiest talking about {} or {}.", interests[0], interests[1]);
@@ -163,6 +166,7 @@ fn draft(index: usize, rng: &mut Xoshiro256PlusPlus) -> Draft {
         handle,
         display_name,
         bio,
+        city_index,
         city,
         time_zone,
         interests: interests.join(","),
@@ -187,21 +191,107 @@ pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) 
             .progress_chars("=> "),
     );
     progress.set_message("members");
+    let mut ids = Vec::with_capacity(members);
+    let mut city_of = Vec::with_capacity(members);
     let mut start = 0;
     while start < members {
         let end = (start + BATCH).min(members);
         let drafts: Vec<Draft> = (start..end).map(|i| draft(i, &mut rng)).collect();
-        insert_batch(pool, &drafts, &password_hash)
+        let batch_ids = insert_batch(pool, &drafts, &password_hash)
             .await
             .with_context(|| format!("inserting members {start}..{end}"))?;
+        ids.extend(batch_ids);
+        city_of.extend(drafts.iter().map(|d| d.city_index));
         progress.inc((end - start) as u64);
         start = end;
     }
+    let graph = social_graph(&city_of, &mut rng);
+    progress.set_length(members as u64 + graph.follows.len() as u64);
+    progress.set_message("follows");
+    for chunk in graph.follows.chunks(GRAPH_BATCH) {
+        let (followers, followees): (Vec<i64>, Vec<i64>) = chunk.iter().map(|&(a, b)| (ids[a], ids[b])).unzip();
+        sqlx::query!(
+            "insert into follows (follower_id, followee_id) select * from unnest($1::bigint[], $2::bigint[])",
+            &followers,
+            &followees
+        )
+        .execute(pool)
+        .await
+        .context("inserting follows")?;
+        progress.inc(chunk.len() as u64);
+    }
+    let (blockers, blocked): (Vec<i64>, Vec<i64>) = graph.blocks.iter().map(|&(a, b)| (ids[a], ids[b])).unzip();
+    sqlx::query!(
+        "insert into blocks (blocker_id, blocked_id) select * from unnest($1::bigint[], $2::bigint[])",
+        &blockers,
+        &blocked
+    )
+    .execute(pool)
+    .await
+    .context("inserting blocks")?;
     progress.finish_with_message("done");
     Ok(())
 }
 
-async fn insert_batch(pool: &PgPool, drafts: &[Draft], password_hash: &str) -> anyhow::Result<()> {
+/// Follow rows per insert statement.
+const GRAPH_BATCH: usize = 20_000;
+
+/// Who follows and blocks whom, by member index.
+struct Graph {
+    follows: Vec<(usize, usize)>,
+    blocks: Vec<(usize, usize)>,
+}
+
+/// A follow graph shaped like a real one. Everyone follows 2 to 14 people, four in five
+/// within their own city, and a quarter of follows are returned: about ten follows a member,
+/// a million for 100,000 members. Targets are drawn with a strong bias towards the first
+/// members of each city, so a few are popular and most have a handful of followers. About one
+/// member in two thousand blocks someone, and no follow stands across a block.
+fn social_graph(city_of: &[usize], rng: &mut Xoshiro256PlusPlus) -> Graph {
+    let n = city_of.len();
+    let mut by_city: Vec<Vec<usize>> = vec![Vec::new(); CITIES.len()];
+    for (member, &city) in city_of.iter().enumerate() {
+        by_city[city].push(member);
+    }
+    // Cubing a uniform draw puts most of the weight near index 0.
+    let skewed =
+        |len: usize, rng: &mut Xoshiro256PlusPlus| (len as f64 * rng.random_range(0.0..1.0_f64).powi(3)) as usize;
+    let mut seen = std::collections::HashSet::new();
+    let mut follows = Vec::with_capacity(n * 10);
+    for a in 0..n {
+        for _ in 0..rng.random_range(2..=14) {
+            let b = if rng.random_bool(0.8) {
+                let local = &by_city[city_of[a]];
+                local[skewed(local.len(), rng)]
+            } else {
+                skewed(n, rng)
+            };
+            if a == b || !seen.insert((a, b)) {
+                continue;
+            }
+            follows.push((a, b));
+            if rng.random_bool(0.25) && seen.insert((b, a)) {
+                follows.push((b, a));
+            }
+        }
+    }
+    let mut blocks = Vec::new();
+    if n >= 2 {
+        for _ in 0..(n / 2000).max(1) {
+            let (a, b) = (rng.random_range(0..n), rng.random_range(0..n));
+            if a != b && !blocks.contains(&(a, b)) {
+                blocks.push((a, b));
+            }
+        }
+    }
+    let blocked: std::collections::HashSet<(usize, usize)> =
+        blocks.iter().flat_map(|&(a, b)| [(a, b), (b, a)]).collect();
+    follows.retain(|pair| !blocked.contains(pair));
+    Graph { follows, blocks }
+}
+
+/// Inserts one batch of members with their availability; returns their ids in draft order.
+async fn insert_batch(pool: &PgPool, drafts: &[Draft], password_hash: &str) -> anyhow::Result<Vec<i64>> {
     let column = |f: fn(&Draft) -> String| drafts.iter().map(f).collect::<Vec<String>>();
     let mut tx = pool.begin().await?;
     let ids = sqlx::query!(
@@ -246,5 +336,5 @@ async fn insert_batch(pool: &PgPool, drafts: &[Draft], password_hash: &str) -> a
         crate::members::store::update_role(&mut *tx, ADMIN_HANDLE, crate::members::model::Role::Admin).await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(drafts.iter().map(|d| id_of[d.handle.as_str()]).collect())
 }

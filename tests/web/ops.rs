@@ -223,6 +223,22 @@ async fn the_seed_is_deterministic_and_only_fills_an_empty_database() {
     let a: String = sqlx::query_scalar(digest).fetch_one(&first).await.unwrap();
     let b: String = sqlx::query_scalar(digest).fetch_one(&second).await.unwrap();
     assert_eq!(a, b);
+    let graph = "select md5(concat((select string_agg(concat_ws('>', follower_id, followee_id), ',' order by 1) from follows), \
+                 '|', (select string_agg(concat_ws('x', blocker_id, blocked_id), ',' order by 1) from blocks)))";
+    let a: String = sqlx::query_scalar(graph).fetch_one(&first).await.unwrap();
+    let b: String = sqlx::query_scalar(graph).fetch_one(&second).await.unwrap();
+    assert_eq!(a, b, "the same follows and blocks");
+
+    let follows: i64 = sqlx::query_scalar("select count(*) from follows").fetch_one(&first).await.unwrap();
+    assert!((2_000..=4_500).contains(&follows), "about ten follows a member: {follows}");
+    let across_blocks: i64 = sqlx::query_scalar(
+        "select count(*) from follows f join blocks b
+         on (b.blocker_id, b.blocked_id) in ((f.follower_id, f.followee_id), (f.followee_id, f.follower_id))",
+    )
+    .fetch_one(&first)
+    .await
+    .unwrap();
+    assert_eq!(across_blocks, 0);
 
     let members: i64 = sqlx::query_scalar("select count(*) from members").fetch_one(&first).await.unwrap();
     assert_eq!(members, 300);
