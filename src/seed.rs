@@ -14,6 +14,7 @@ use rand::{RngExt, SeedableRng};
 use sqlx::PgPool;
 
 use crate::auth::password;
+use crate::social::store::MetHow;
 
 /// The password of every seeded account (printed by `serve --demo`, listed in README.md).
 pub const DEMO_PASSWORD: &str = "cuppa-demo-password";
@@ -229,6 +230,20 @@ pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) 
     .execute(pool)
     .await
     .context("inserting blocks")?;
+    let (a_ids, b_ids): (Vec<i64>, Vec<i64>) = graph.met.iter().map(|&(a, b, _)| (ids[a], ids[b])).unzip();
+    let hows: Vec<MetHow> = graph.met.iter().map(|&(_, _, how)| how).collect();
+    // Ids follow insertion order, so the smaller index has the smaller id, as met_pairs needs.
+    sqlx::query!(
+        "insert into met_pairs (a_id, b_id, how, met_at)
+         select a, b, how, timestamptz '2025-06-01 12:00:00+00' - make_interval(days => (a + b)::int % 300)
+         from unnest($1::bigint[], $2::bigint[], $3::met_how[]) as m(a, b, how)",
+        &a_ids,
+        &b_ids,
+        &hows as &[MetHow]
+    )
+    .execute(pool)
+    .await
+    .context("inserting met pairs")?;
     // Fresh statistics and visibility maps, so that the first queries and benchmarks see the
     // plans (index-only scans included) a settled database would give.
     progress.set_message("vacuum");
@@ -244,6 +259,8 @@ const GRAPH_BATCH: usize = 20_000;
 struct Graph {
     follows: Vec<(usize, usize)>,
     blocks: Vec<(usize, usize)>,
+    /// Pairs who have met, smaller index first, and how.
+    met: Vec<(usize, usize, MetHow)>,
 }
 
 /// A follow graph shaped like a real one. Everyone follows 2 to 14 people, four in five
@@ -291,7 +308,19 @@ fn social_graph(city_of: &[usize], rng: &mut Xoshiro256PlusPlus) -> Graph {
     let blocked: std::collections::HashSet<(usize, usize)> =
         blocks.iter().flat_map(|&(a, b)| [(a, b), (b, a)]).collect();
     follows.retain(|pair| !blocked.contains(pair));
-    Graph { follows, blocks }
+    // One mutual pair in five has already met, mostly over a claimed coffee.
+    let mut met = Vec::new();
+    for &(a, b) in &follows {
+        if a < b && seen.contains(&(b, a)) && !blocked.contains(&(a, b)) && rng.random_bool(0.2) {
+            let how = match rng.random_range(0..10) {
+                0..=5 => MetHow::Claimed,
+                6..=8 => MetHow::Coffee,
+                _ => MetHow::Meetup,
+            };
+            met.push((a, b, how));
+        }
+    }
+    Graph { follows, blocks, met }
 }
 
 /// Inserts one batch of members with their availability; returns their ids in draft order.

@@ -16,7 +16,8 @@ use tower_sessions::Session;
 use crate::AppState;
 use crate::auth::{CurrentMember, MaybeMember};
 use crate::error::{AppError, AppResult};
-use crate::social::{self, store::Relation};
+use crate::social;
+use crate::social::store::{ClaimForMe, NeverMet, PendingClaim, Relation};
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{InvitePolicy, Privacy, PrivacyForm, Profile, ProfileForm, WEEKDAYS, WindowForm};
 use store::WindowRow;
@@ -44,9 +45,37 @@ struct WelcomePage {
     layout: Layout,
     profile: Profile,
     window_count: usize,
+    never_met: Vec<NeverMet>,
+    claims: Vec<ClaimForMe>,
+    following: i64,
+    met: i64,
 }
 
+/// People shown in the home page's "never met" list.
+const NEVER_MET_SHOWN: i64 = 12;
+
 impl WelcomePage {
+    fn never_met_total(&self) -> i64 {
+        self.never_met.first().map_or(0, |p| p.total)
+    }
+
+    /// Why this person is worth a coffee, in plain words.
+    fn reasons(&self, person: &NeverMet) -> String {
+        let mut reasons = Vec::new();
+        reasons.push(if person.mutual { "you follow each other".to_owned() } else { "you are connected".to_owned() });
+        if person.same_city {
+            reasons.push(format!("you both live in {}", person.city));
+        }
+        if !person.shared_interests.is_empty() {
+            reasons.push(format!("you both like {}", person.shared_interests.join(" and ")));
+        }
+        let mut text = reasons.join(", ");
+        if let Some(first) = text.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        text
+    }
+
     /// What is still missing before the scheduler can suggest a coffee.
     fn missing_steps(&self) -> Vec<(&'static str, &'static str)> {
         let mut steps = Vec::new();
@@ -73,7 +102,10 @@ async fn show_home(
     };
     let profile = store::get_profile(&state.pool, member.id).await?;
     let window_count = store::list_windows(&state.pool, member.id).await?.len();
-    Ok(WelcomePage { layout, profile, window_count }.into_response())
+    let never_met = social::store::list_never_met(&state.pool, member.id, NEVER_MET_SHOWN).await?;
+    let claims = social::store::list_claims_for(&state.pool, member.id).await?;
+    let (following, met) = social::store::get_met_figures(&state.pool, member.id).await?;
+    Ok(WelcomePage { layout, profile, window_count, never_met, claims, following, met }.into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -83,6 +115,8 @@ struct ProfilePage {
     profile: Profile,
     is_self: bool,
     relation: Relation,
+    /// A pending "we have met" claim between the viewer and this member, either way.
+    claim: Option<PendingClaim>,
     followers: i64,
     following: i64,
 }
@@ -91,6 +125,11 @@ impl ProfilePage {
     /// Where a follow button on this page returns to.
     fn back_path(&self) -> String {
         format!("/m/{}", self.profile.handle)
+    }
+
+    /// Whether the pending claim is the viewer's own (so they wait) rather than the other's.
+    fn claim_is_mine(&self) -> bool {
+        self.claim.as_ref().is_some_and(|c| c.other_id == self.profile.id)
     }
 
     fn member_since(&self) -> String {
@@ -107,7 +146,12 @@ async fn show_profile(
     let (profile, relation) = social::find_visible_profile(&state.pool, viewer.id, &handle).await?;
     let (followers, following) = social::store::get_counts(&state.pool, profile.id).await?;
     let is_self = profile.id == viewer.id;
-    Ok(ProfilePage { layout, profile, is_self, relation, followers, following })
+    let claim = if is_self {
+        None
+    } else {
+        social::store::find_pending_claim_between(&state.pool, viewer.id, profile.id).await?
+    };
+    Ok(ProfilePage { layout, profile, is_self, relation, claim, followers, following })
 }
 
 /// Every IANA zone name chrono-tz knows, for the time zone list.

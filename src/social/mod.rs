@@ -35,6 +35,9 @@ pub fn routes() -> Router<AppState> {
         .route("/m/{handle}/followers", get(list_followers))
         .route("/m/{handle}/following", get(list_following))
         .route("/settings/blocked", get(list_blocked))
+        .route("/m/{handle}/met", post(claim_met))
+        .route("/met-claims/{id}/confirm", post(confirm_claim))
+        .route("/met-claims/{id}/decline", post(decline_claim))
 }
 
 /// A profile `viewer` may see, with how they stand towards it. Missing, suspended and blocked
@@ -218,4 +221,83 @@ async fn list_blocked(
 ) -> AppResult<BlockedPage> {
     let members = store::list_blocked(&state.pool, me.id).await?;
     Ok(BlockedPage { layout, members })
+}
+
+/// "We have met": asks the other member to confirm. If they had already said the same about
+/// this member, saying it back confirms their claim.
+async fn claim_met(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(me): CurrentMember,
+    Path(handle): Path<String>,
+) -> AppResult<Redirect> {
+    let (profile, relation) = find_visible_profile(&state.pool, me.id, &handle).await?;
+    if profile.id == me.id {
+        return Err(AppError::BadRequest("You cannot claim to have met yourself.".to_owned()));
+    }
+    let back = Redirect::to(&format!("/m/{}", profile.handle));
+    if relation.met {
+        Flash::info(format!("You and {} have already met.", profile.display_name)).push(&session).await?;
+        return Ok(back);
+    }
+    match store::find_pending_claim_between(&state.pool, me.id, profile.id).await? {
+        Some(theirs) if theirs.claimant_id == profile.id => {
+            let mut tx = state.pool.begin().await?;
+            store::confirm_met_claim(&mut tx, theirs.id, me.id).await?;
+            tx.commit().await?;
+            Flash::success(format!("You and {} have met in person.", profile.display_name)).push(&session).await?;
+        }
+        Some(_mine) => {
+            Flash::info(format!("Still waiting for {} to confirm.", profile.display_name)).push(&session).await?;
+        }
+        None => {
+            store::insert_met_claim(&state.pool, me.id, profile.id).await?;
+            Flash::success(format!("We have asked {} to confirm that you met.", profile.display_name))
+                .push(&session)
+                .await?;
+        }
+    }
+    Ok(back)
+}
+
+/// The claim `id`, if `me` is the member it asks; a stranger is refused and changes nothing.
+async fn claim_for(state: &AppState, id: i64, me: i64) -> AppResult<store::PendingClaim> {
+    let claim = store::find_pending_claim(&state.pool, id).await?.ok_or(AppError::NotFound)?;
+    if claim.other_id != me {
+        return Err(AppError::Forbidden("Only the member a claim names can answer it."));
+    }
+    Ok(claim)
+}
+
+async fn confirm_claim(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(me): CurrentMember,
+    Path(id): Path<i64>,
+    Form(form): Form<BackForm>,
+) -> AppResult<Redirect> {
+    let claim = claim_for(&state, id, me.id).await?;
+    let mut tx = state.pool.begin().await?;
+    // A claim answered in the meantime (another tab) is simply gone.
+    if !store::confirm_met_claim(&mut tx, claim.id, me.id).await? {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Flash::success("Confirmed: you have met in person.").push(&session).await?;
+    Ok(Redirect::to(&safe_next(Some(&form.back))))
+}
+
+async fn decline_claim(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(me): CurrentMember,
+    Path(id): Path<i64>,
+    Form(form): Form<BackForm>,
+) -> AppResult<Redirect> {
+    let claim = claim_for(&state, id, me.id).await?;
+    if !store::decline_met_claim(&state.pool, claim.id, me.id).await? {
+        return Err(AppError::NotFound);
+    }
+    Flash::info("Declined. Nothing is recorded.").push(&session).await?;
+    Ok(Redirect::to(&safe_next(Some(&form.back))))
 }

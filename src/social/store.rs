@@ -9,6 +9,8 @@ pub struct Relation {
     pub follows_me: bool,
     pub i_block: bool,
     pub blocks_me: bool,
+    /// The two have met in person (a confirmed claim, a coffee or a meetup).
+    pub met: bool,
 }
 
 impl Relation {
@@ -31,13 +33,21 @@ pub async fn get_relation(db: impl PgExecutor<'_>, me: i64, other: i64) -> sqlx:
         r#"select exists (select from follows where follower_id = $1 and followee_id = $2) as "i_follow!",
                   exists (select from follows where follower_id = $2 and followee_id = $1) as "follows_me!",
                   exists (select from blocks where blocker_id = $1 and blocked_id = $2) as "i_block!",
-                  exists (select from blocks where blocker_id = $2 and blocked_id = $1) as "blocks_me!""#,
+                  exists (select from blocks where blocker_id = $2 and blocked_id = $1) as "blocks_me!",
+                  exists (select from met_pairs
+                          where a_id = least($1::bigint, $2::bigint) and b_id = greatest($1::bigint, $2::bigint)) as "met!""#,
         me,
         other
     )
     .fetch_one(db)
     .await?;
-    Ok(Relation { i_follow: row.i_follow, follows_me: row.follows_me, i_block: row.i_block, blocks_me: row.blocks_me })
+    Ok(Relation {
+        i_follow: row.i_follow,
+        follows_me: row.follows_me,
+        i_block: row.i_block,
+        blocks_me: row.blocks_me,
+        met: row.met,
+    })
 }
 
 /// Follows `followee` unless already following or a block stands either way. Repeating it is
@@ -190,4 +200,200 @@ pub async fn list_blocked(db: impl PgExecutor<'_>, blocker: i64) -> sqlx::Result
     )
     .fetch_all(db)
     .await
+}
+
+/// A "we have met" claim waiting for an answer.
+#[derive(Clone, Debug)]
+pub struct PendingClaim {
+    pub id: i64,
+    pub claimant_id: i64,
+    pub other_id: i64,
+}
+
+/// The pending claim between two members, whichever of them made it.
+pub async fn find_pending_claim_between(db: impl PgExecutor<'_>, a: i64, b: i64) -> sqlx::Result<Option<PendingClaim>> {
+    sqlx::query_as!(
+        PendingClaim,
+        "select id, claimant_id, other_id
+         from met_claims
+         where least(claimant_id, other_id) = least($1::bigint, $2::bigint)
+           and greatest(claimant_id, other_id) = greatest($1::bigint, $2::bigint)
+           and status = 'pending'",
+        a,
+        b
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn find_pending_claim(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<PendingClaim>> {
+    sqlx::query_as!(
+        PendingClaim,
+        "select id, claimant_id, other_id from met_claims where id = $1 and status = 'pending'",
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Records a claim; a second one for the same pair while one is pending changes nothing.
+pub async fn insert_met_claim(db: impl PgExecutor<'_>, claimant: i64, other: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into met_claims (claimant_id, other_id) values ($1, $2) on conflict do nothing",
+        claimant,
+        other
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Confirms a pending claim addressed to `answerer` and records the pair as met. Returns false
+/// when there was no such pending claim (answered already, or not theirs to answer).
+pub async fn confirm_met_claim(conn: &mut PgConnection, id: i64, answerer: i64) -> sqlx::Result<bool> {
+    let claimant = sqlx::query_scalar!(
+        "update met_claims set status = 'confirmed', answered_at = now()
+         where id = $1 and other_id = $2 and status = 'pending'
+         returning claimant_id",
+        id,
+        answerer
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(claimant) = claimant else {
+        return Ok(false);
+    };
+    insert_met_pair(&mut *conn, claimant, answerer, MetHow::Claimed).await?;
+    Ok(true)
+}
+
+/// Declines a pending claim addressed to `answerer`; false when there was none.
+pub async fn decline_met_claim(db: impl PgExecutor<'_>, id: i64, answerer: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "update met_claims set status = 'declined', answered_at = now()
+         where id = $1 and other_id = $2 and status = 'pending'",
+        id,
+        answerer
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(sqlx::Type, Clone, Copy, Debug, PartialEq, Eq)]
+#[sqlx(type_name = "met_how", rename_all = "lowercase")]
+pub enum MetHow {
+    Coffee,
+    Meetup,
+    Claimed,
+}
+
+/// Records that two members met; stored once, smaller id first, whichever order they come in.
+pub async fn insert_met_pair(db: impl PgExecutor<'_>, one: i64, other: i64, how: MetHow) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into met_pairs (a_id, b_id, how) values (least($1::bigint, $2::bigint), greatest($1::bigint, $2::bigint), $3)
+         on conflict do nothing",
+        one,
+        other,
+        how as MetHow
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A claim waiting for this member's answer, with who made it.
+#[derive(Clone, Debug)]
+pub struct ClaimForMe {
+    pub id: i64,
+    pub handle: String,
+    pub display_name: String,
+}
+
+/// Claims waiting for `member` to answer, from active members not in a block with them.
+pub async fn list_claims_for(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<ClaimForMe>> {
+    sqlx::query_as!(
+        ClaimForMe,
+        "select c.id, m.handle, m.display_name
+         from met_claims c
+         join members m on m.id = c.claimant_id
+         where c.other_id = $1 and c.status = 'pending' and m.status = 'active'
+           and not exists (select from blocks b
+                           where (b.blocker_id = $1 and b.blocked_id = m.id)
+                              or (b.blocker_id = m.id and b.blocked_id = $1))
+         order by c.created_at",
+        member
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Someone the member is connected with online but has never met.
+#[derive(Clone, Debug)]
+pub struct NeverMet {
+    pub handle: String,
+    pub display_name: String,
+    pub city: String,
+    pub mutual: bool,
+    pub same_city: bool,
+    pub shared_interests: Vec<String>,
+    /// How many there are in all, before the limit.
+    pub total: i64,
+}
+
+/// The people `member` follows or is followed by, active, not met, not in a block with them:
+/// most promising first (mutual follows, then the same city, then most shared interests).
+pub async fn list_never_met(db: impl PgExecutor<'_>, member: i64, limit: i64) -> sqlx::Result<Vec<NeverMet>> {
+    sqlx::query_as!(
+        NeverMet,
+        r#"with me as (
+               select city, interests from members where id = $1
+           ), connected as (
+               select followee_id as id from follows where follower_id = $1
+               union
+               select follower_id from follows where followee_id = $1
+           ), candidates as (
+               select m.handle, m.display_name, m.city, m.id,
+                      exists (select from follows where follower_id = $1 and followee_id = m.id)
+                          and exists (select from follows where follower_id = m.id and followee_id = $1) as mutual,
+                      (m.city <> '' and m.city = me.city) as same_city,
+                      array(select unnest(m.interests) intersect select unnest(me.interests) order by 1) as shared_interests
+               from connected c
+               join members m on m.id = c.id
+               cross join me
+               where m.status = 'active'
+                 and not exists (select from met_pairs p
+                                 where p.a_id = least($1::bigint, m.id) and p.b_id = greatest($1::bigint, m.id))
+                 and not exists (select from blocks b
+                                 where (b.blocker_id = $1 and b.blocked_id = m.id)
+                                    or (b.blocker_id = m.id and b.blocked_id = $1))
+           )
+           select handle, display_name, city, mutual as "mutual!", same_city as "same_city!",
+                  shared_interests as "shared_interests!", count(*) over () as "total!"
+           from candidates
+           order by mutual desc, same_city desc, cardinality(shared_interests) desc, lower(display_name), id
+           limit $2"#,
+        member,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// How many active members `member` follows, and how many of those they have met.
+pub async fn get_met_figures(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<(i64, i64)> {
+    let row = sqlx::query!(
+        r#"select count(*) as "following!",
+                  count(*) filter (where exists (
+                      select from met_pairs p
+                      where p.a_id = least($1::bigint, f.followee_id) and p.b_id = greatest($1::bigint, f.followee_id)
+                  )) as "met!"
+           from follows f
+           where f.follower_id = $1
+             and not exists (select from members s where s.id = f.followee_id and s.status = 'suspended')"#,
+        member
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.following, row.met))
 }

@@ -191,5 +191,6 @@ async fn the_home_page_welcomes_members_and_lists_what_their_profile_lacks() {
     client.post("/settings/profile", &profile_fields("Rosalind", "", "London", "Europe/London", "x-rays")).await;
     client.post("/settings/availability", &[("weekday", "0"), ("from", "08:00"), ("to", "09:00")]).await;
     let home = client.get("/").await;
-    assert!(home.text("main").contains("Your profile is ready"));
+    assert!(home.texts(".checklist li").is_empty(), "nothing left to do");
+    assert_eq!(home.text(".figures"), "You do not follow anyone yet.");
 }

@@ -155,3 +155,163 @@ async fn blocking_someone_who_blocked_you_first_reveals_nothing() {
     assert_eq!(count, 2);
     assert_eq!(ada.post("/m/ada/block", &[]).await.status, StatusCode::BAD_REQUEST);
 }
+
+async fn met_pairs(client: &Client) -> Vec<(String, String, String)> {
+    sqlx::query_as(
+        "select a.handle, b.handle, p.how::text from met_pairs p join members a on a.id = p.a_id
+         join members b on b.id = p.b_id order by 1, 2",
+    )
+    .fetch_all(&client.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_met_claim_counts_only_once_the_other_confirms_it() {
+    let (mut ada, mut bob, mut cyd) = trio().await;
+    ada.post("/m/bob/follow", &[]).await;
+    assert_eq!(ada.post("/m/bob/met", &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(ada.post("/m/bob/met", &[]).await.status, StatusCode::SEE_OTHER, "asking twice is harmless");
+    let claims: i64 = sqlx::query_scalar("select count(*) from met_claims").fetch_one(&ada.pool).await.unwrap();
+    assert_eq!(claims, 1);
+    assert!(met_pairs(&ada).await.is_empty(), "a claim alone is not a meeting");
+    assert!(ada.get("/m/bob").await.text(".met-claim").contains("Waiting for them to confirm"));
+
+    let claim_id: i64 = sqlx::query_scalar("select id from met_claims").fetch_one(&ada.pool).await.unwrap();
+    // Neither a third member nor the claimant can answer it.
+    let stranger = cyd.post(&format!("/met-claims/{claim_id}/confirm"), &[]).await;
+    assert_eq!(stranger.status, StatusCode::FORBIDDEN);
+    assert_eq!(ada.post(&format!("/met-claims/{claim_id}/confirm"), &[]).await.status, StatusCode::FORBIDDEN);
+    assert!(met_pairs(&ada).await.is_empty());
+
+    let home = bob.get("/").await;
+    assert!(home.text(".people").contains("ada says you have met in person"), "{}", home.text("main"));
+    let confirmed = bob.post(&format!("/met-claims/{claim_id}/confirm"), &[("back", "/")]).await;
+    assert_eq!(confirmed.location(), "/");
+    assert_eq!(met_pairs(&ada).await, [("ada".to_owned(), "bob".to_owned(), "claimed".to_owned())]);
+    assert_eq!(bob.post(&format!("/met-claims/{claim_id}/confirm"), &[]).await.status, StatusCode::NOT_FOUND);
+
+    // "Met in person" shows to the two concerned and to nobody else.
+    assert!(ada.get("/m/bob").await.text(".relation").contains("Met in person"));
+    assert!(bob.get("/m/ada").await.text(".relation").contains("Met in person"));
+    assert!(!cyd.get("/m/ada").await.body.contains("Met in person"));
+    assert!(!cyd.get("/m/bob").await.body.contains("Met in person"));
+}
+
+#[tokio::test]
+async fn a_declined_claim_records_nothing_and_a_claim_back_confirms() {
+    let (mut ada, mut bob, mut cyd) = trio().await;
+    ada.post("/m/bob/met", &[]).await;
+    let claim_id: i64 = sqlx::query_scalar("select id from met_claims").fetch_one(&ada.pool).await.unwrap();
+    let declined = bob.post(&format!("/met-claims/{claim_id}/decline"), &[("back", "/m/ada")]).await;
+    assert_eq!(declined.location(), "/m/ada");
+    assert!(met_pairs(&ada).await.is_empty());
+    let status: String = sqlx::query_scalar("select status::text from met_claims").fetch_one(&ada.pool).await.unwrap();
+    assert_eq!(status, "declined");
+
+    // Each saying "we have met" about the other is a confirmation.
+    cyd.post("/m/ada/met", &[]).await;
+    let page = ada.get("/m/cyd").await;
+    assert!(page.text(".met-claim").contains("cyd says you have met"));
+    ada.post("/m/cyd/met", &[]).await;
+    assert_eq!(met_pairs(&ada).await, [("ada".to_owned(), "cyd".to_owned(), "claimed".to_owned())]);
+}
+
+#[tokio::test]
+async fn the_home_page_lists_the_connected_never_met_most_promising_first() {
+    let mut me = Client::new().await;
+    me.sign_up("me_here").await;
+    me.post(
+        "/settings/profile",
+        &[
+            ("display_name", "Me"),
+            ("bio", ""),
+            ("city", "London"),
+            ("time_zone", "Europe/London"),
+            ("interests", "jazz, tea"),
+        ],
+    )
+    .await;
+    let mut people = Vec::new();
+    for (handle, city, interests) in [
+        ("follower_only", "Paris", ""),
+        ("mutual_far", "Paris", ""),
+        ("mutual_near", "London", ""),
+        ("mutual_near_jazz", "London", "jazz"),
+        ("met_already", "London", "jazz, tea"),
+        ("blocked_one", "London", "jazz, tea"),
+        ("stranger", "London", "jazz, tea"),
+    ] {
+        let mut other = me.another();
+        other.sign_up(handle).await;
+        let fields =
+            [("display_name", handle), ("bio", ""), ("city", city), ("time_zone", "UTC"), ("interests", interests)];
+        other.post("/settings/profile", &fields).await;
+        people.push(other);
+    }
+    for other in people.iter_mut() {
+        let handle = other.get("/").await.text("h1").replace("Hello, ", "");
+        if handle != "stranger" {
+            other.post("/m/me_here/follow", &[]).await;
+        }
+        if handle.starts_with("mutual") || handle == "met_already" || handle == "blocked_one" {
+            me.post(&format!("/m/{handle}/follow"), &[]).await;
+        }
+    }
+    me.post("/m/met_already/met", &[]).await;
+    people[4].post("/m/me_here/met", &[]).await;
+    me.post("/m/blocked_one/block", &[]).await;
+
+    let home = me.get("/").await;
+    let listed: Vec<String> = home.texts(".never-met .person strong");
+    assert_eq!(listed, ["mutual_near_jazz", "mutual_near", "mutual_far", "follower_only"]);
+    let reasons = home.texts(".never-met .reason");
+    assert_eq!(reasons[0], "You follow each other, you both live in London, you both like jazz");
+    assert_eq!(reasons[3], "You are connected");
+    assert_eq!(home.text(".figures"), "You have met 1 of the 4 people you follow.");
+}
+
+#[tokio::test]
+async fn the_never_met_list_matches_a_direct_computation_on_a_seeded_graph() {
+    use std::collections::{BTreeSet, HashSet};
+    let client = Client::new().await;
+    cuppa::seed::run(&client.pool, 400, 11, false).await.unwrap();
+    let follows: Vec<(i64, i64)> =
+        sqlx::query_as("select follower_id, followee_id from follows").fetch_all(&client.pool).await.unwrap();
+    let met: HashSet<(i64, i64)> =
+        sqlx::query_as("select a_id, b_id from met_pairs").fetch_all(&client.pool).await.unwrap().into_iter().collect();
+    let blocks: HashSet<(i64, i64)> = sqlx::query_as("select blocker_id, blocked_id from blocks")
+        .fetch_all(&client.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let members: Vec<(i64, String)> =
+        sqlx::query_as("select id, handle from members").fetch_all(&client.pool).await.unwrap();
+    let mut checked = 0;
+    for (id, _) in members.iter().step_by(7) {
+        let mut expected = BTreeSet::new();
+        for &(a, b) in &follows {
+            let other = if a == *id {
+                b
+            } else if b == *id {
+                a
+            } else {
+                continue;
+            };
+            let pair = ((*id).min(other), (*id).max(other));
+            if !met.contains(&pair) && !blocks.contains(&(*id, other)) && !blocks.contains(&(other, *id)) {
+                expected.insert(members.iter().find(|(m, _)| *m == other).unwrap().1.clone());
+            }
+        }
+        let listed = cuppa::social::store::list_never_met(&client.pool, *id, 100_000).await.unwrap();
+        let got: BTreeSet<String> = listed.iter().map(|p| p.handle.clone()).collect();
+        assert_eq!(got, expected, "member {id}");
+        assert!(listed.iter().all(|p| p.total == expected.len() as i64));
+        // Mutual follows come before one-way ones.
+        let mutual: Vec<bool> = listed.iter().map(|p| p.mutual).collect();
+        assert!(mutual.windows(2).all(|w| w[0] >= w[1]), "member {id}: {mutual:?}");
+        checked += usize::from(!expected.is_empty());
+    }
+    assert!(checked > 20, "the seeded graph gave members something to check");
+}
