@@ -6,7 +6,7 @@ pub mod store;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -20,12 +20,13 @@ use crate::social;
 use crate::social::store::{ClaimForMe, NeverMet, PendingClaim, Relation};
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{InvitePolicy, Privacy, PrivacyForm, Profile, ProfileForm, WEEKDAYS, WindowForm};
-use store::WindowRow;
+use store::{DirectoryEntry, DirectoryFilter, WindowRow};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(show_home))
         .route("/m/{handle}", get(show_profile))
+        .route("/people", get(show_directory))
         .route("/settings", get(|| async { Redirect::to("/settings/profile") }))
         .route("/settings/profile", get(edit_profile_form).post(update_profile))
         .route("/settings/availability", get(edit_availability_form).post(add_window))
@@ -324,4 +325,85 @@ async fn update_privacy(
             Ok((StatusCode::UNPROCESSABLE_ENTITY, PrivacyPage { layout, privacy, errors }).into_response())
         }
     }
+}
+
+/// The directory's query string, as typed.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+struct DirectoryQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    interest: String,
+    page: Option<u32>,
+}
+
+/// People per page of the directory, and connected people shown above them on page one.
+const DIRECTORY_PAGE: i64 = 30;
+const DIRECTORY_CONNECTED: i64 = 60;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "members/directory.html")]
+struct DirectoryPage {
+    layout: Layout,
+    query: DirectoryQuery,
+    connected: Vec<DirectoryEntry>,
+    others: Vec<DirectoryEntry>,
+    page: u32,
+    has_more: bool,
+}
+
+impl DirectoryPage {
+    fn connected_total(&self) -> i64 {
+        self.connected.first().and_then(|e| e.total).unwrap_or(0)
+    }
+
+    /// The current filters as a query string, for the pager's links.
+    fn filter_query(&self) -> String {
+        serde_urlencoded::to_string([
+            ("q", self.query.q.as_str()),
+            ("city", self.query.city.as_str()),
+            ("interest", self.query.interest.as_str()),
+        ])
+        .unwrap_or_default()
+    }
+
+    /// Where a follow button in the list returns to: this page, with its filters.
+    fn back_path(&self) -> String {
+        format!("/people?{}&page={}", self.filter_query(), self.page)
+    }
+}
+
+/// `%text%` for LIKE, with LIKE's own wildcards in the text taken literally.
+fn like_pattern(text: &str) -> String {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+async fn show_directory(
+    State(state): State<AppState>,
+    CurrentMember(viewer): CurrentMember,
+    Query(query): Query<DirectoryQuery>,
+    layout: Layout,
+) -> AppResult<DirectoryPage> {
+    let some = |text: &str| Some(text.trim().to_owned()).filter(|t| !t.is_empty() && !t.contains('\0'));
+    let filter = DirectoryFilter {
+        pattern: some(&query.q).map(|q| like_pattern(&q)),
+        city: some(&query.city),
+        interest: some(&query.interest).map(|i| i.to_lowercase()),
+    };
+    let page = query.page.unwrap_or(1).clamp(1, 10_000);
+    // People you are connected with come first, on the first page; then everyone else by name.
+    let connected = if page == 1 {
+        store::list_connected_in_directory(&state.pool, viewer.id, &filter, DIRECTORY_CONNECTED, 0).await?
+    } else {
+        Vec::new()
+    };
+    let offset = i64::from(page - 1) * DIRECTORY_PAGE;
+    let mut others =
+        store::list_others_in_directory(&state.pool, viewer.id, &filter, DIRECTORY_PAGE + 1, offset).await?;
+    let has_more = others.len() as i64 > DIRECTORY_PAGE;
+    others.truncate(DIRECTORY_PAGE as usize);
+    Ok(DirectoryPage { layout, query, connected, others, page, has_more })
 }

@@ -214,3 +214,103 @@ pub async fn update_status(db: impl PgExecutor<'_>, handle: &str, status: Status
 pub async fn count_members(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar!(r#"select count(*) as "count!" from members"#).fetch_one(db).await
 }
+
+/// The directory's filters, already trimmed; empty means "any".
+#[derive(Clone, Debug, Default)]
+pub struct DirectoryFilter {
+    /// A LIKE pattern (`%text%`, wildcards escaped) matched against names and handles.
+    pub pattern: Option<String>,
+    pub city: Option<String>,
+    pub interest: Option<String>,
+}
+
+/// A member as the directory lists them, with how the viewer stands towards them.
+#[derive(Clone, Debug)]
+pub struct DirectoryEntry {
+    pub handle: String,
+    pub display_name: String,
+    pub city: String,
+    pub interests: Vec<String>,
+    pub i_follow: bool,
+    pub follows_me: bool,
+    /// How many matched in all, where the query counts them (the connected list does).
+    pub total: Option<i64>,
+}
+
+/// Connected members matching the filter, by name. Driven from the viewer's follows, so it
+/// costs the viewer's degree, not the size of the community.
+pub async fn list_connected_in_directory(
+    db: impl PgExecutor<'_>,
+    viewer: i64,
+    filter: &DirectoryFilter,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<DirectoryEntry>> {
+    sqlx::query_as!(
+        DirectoryEntry,
+        r#"with connected as (
+               select followee_id as id from follows where follower_id = $1
+               union
+               select follower_id from follows where followee_id = $1
+           )
+           select m.handle, m.display_name, m.city, m.interests,
+                  exists (select from follows where follower_id = $1 and followee_id = m.id) as "i_follow!",
+                  exists (select from follows where follower_id = m.id and followee_id = $1) as "follows_me!",
+                  count(*) over () as "total?"
+           from connected c
+           join members m on m.id = c.id
+           where m.status = 'active' and m.listed
+             and ($2::text is null or lower(m.display_name) like $2 or lower(m.handle) like $2)
+             and ($3::text is null or lower(m.city) = lower($3))
+             and ($4::text is null or $4 = any (m.interests))
+             and not exists (select from blocks b
+                             where (b.blocker_id = $1 and b.blocked_id = m.id)
+                                or (b.blocker_id = m.id and b.blocked_id = $1))
+           order by lower(m.display_name), m.id
+           limit $5 offset $6"#,
+        viewer,
+        filter.pattern,
+        filter.city,
+        filter.interest,
+        limit,
+        offset
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Everyone else matching the filter, by name: walks the `members_directory` index in order
+/// and stops after a page.
+pub async fn list_others_in_directory(
+    db: impl PgExecutor<'_>,
+    viewer: i64,
+    filter: &DirectoryFilter,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<DirectoryEntry>> {
+    sqlx::query_as!(
+        DirectoryEntry,
+        r#"select m.handle, m.display_name, m.city, m.interests, false as "i_follow!", false as "follows_me!",
+                  null::bigint as "total?"
+           from members m
+           where m.status = 'active' and m.listed and m.id <> $1
+             and ($2::text is null or lower(m.display_name) like $2 or lower(m.handle) like $2)
+             and ($3::text is null or lower(m.city) = lower($3))
+             and ($4::text is null or $4 = any (m.interests))
+             and not exists (select from follows where follower_id = $1 and followee_id = m.id)
+             and not exists (select from follows where follower_id = m.id and followee_id = $1)
+             and not exists (select from blocks b
+                             where (b.blocker_id = $1 and b.blocked_id = m.id)
+                                or (b.blocker_id = m.id and b.blocked_id = $1))
+           order by lower(m.display_name), m.id
+           limit $5 offset $6"#,
+        viewer,
+        filter.pattern,
+        filter.city,
+        filter.interest,
+        limit,
+        offset
+    )
+    .fetch_all(db)
+    .await
+}

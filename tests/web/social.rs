@@ -315,3 +315,86 @@ async fn the_never_met_list_matches_a_direct_computation_on_a_seeded_graph() {
     }
     assert!(checked > 20, "the seeded graph gave members something to check");
 }
+
+#[tokio::test]
+async fn the_directory_searches_filters_and_leaves_out_whom_it_must() {
+    let mut me = Client::new().await;
+    me.sign_up("viewer").await;
+    let profiles = [
+        ("ada_l", "Ada Lovelace", "London", "maths, tea"),
+        ("grace_h", "Grace Hopper", "New York", "navy, tea"),
+        ("alan_t", "Alan Turing", "London", "running"),
+        ("hidden_h", "Hidden Harry", "London", "tea"),
+        ("gone_g", "Gone Gina", "London", "tea"),
+        ("blocker_b", "Blocking Bea", "London", "tea"),
+        ("blocked_b", "Blocked Ben", "London", "tea"),
+        ("zed_z", "Zed Zulu", "Paris", "tea"),
+    ];
+    let mut others = Vec::new();
+    for (handle, name, city, interests) in profiles {
+        let mut other = me.another();
+        other.sign_up(handle).await;
+        let fields =
+            [("display_name", name), ("bio", ""), ("city", city), ("time_zone", "UTC"), ("interests", interests)];
+        other.post("/settings/profile", &fields).await;
+        others.push(other);
+    }
+    others[3].post("/settings/privacy", &[("invite_policy", "anyone"), ("matching", "on")]).await; // not listed
+    store::update_status(&me.pool, "gone_g", Status::Suspended).await.unwrap();
+    others[5].post("/m/viewer/block", &[]).await;
+    me.post("/m/blocked_b/block", &[]).await;
+    me.post("/m/zed_z/follow", &[]).await;
+
+    let names = |page: &crate::support::Page| page.texts(".directory .person strong");
+    let all = me.get("/people").await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert_eq!(all.texts("#connected-heading + .directory .person strong"), ["Zed Zulu"], "connected people first");
+    assert_eq!(names(&all), ["Zed Zulu", "Ada Lovelace", "Alan Turing", "Grace Hopper"]);
+
+    assert_eq!(names(&me.get("/people?q=hop").await), ["Grace Hopper"]);
+    assert_eq!(names(&me.get("/people?q=ALAN_T").await), ["Alan Turing"], "handles match too");
+    assert_eq!(names(&me.get("/people?q=%25").await), Vec::<String>::new(), "LIKE wildcards are literal");
+    assert_eq!(names(&me.get("/people?city=london").await), ["Ada Lovelace", "Alan Turing"]);
+    assert_eq!(names(&me.get("/people?interest=Tea&city=London").await), ["Ada Lovelace"]);
+    let none = me.get("/people?q=nobody+at+all").await;
+    assert!(none.text(".empty").contains("Nobody matches"));
+    assert_eq!(none.value("input[name=q]").as_deref(), Some("nobody at all"), "the search stays in the box");
+}
+
+#[tokio::test]
+async fn the_directory_is_paginated_by_name() {
+    let client = Client::new().await;
+    cuppa::seed::run(&client.pool, 80, 3, false).await.unwrap();
+    let mut me = client.another();
+    me.log_in(cuppa::seed::DEMO_HANDLE, cuppa::seed::DEMO_PASSWORD).await;
+    let first = me.get("/people").await;
+    let connected = first.texts("#connected-heading + .directory li").len();
+    let page_one = first.texts("#others-heading ~ .directory .person strong");
+    assert_eq!(page_one.len(), 30);
+    assert!(first.text(".pager").contains("Next"));
+    let mut sorted = page_one.clone();
+    sorted.sort_by_key(|name| name.to_lowercase());
+    assert_eq!(page_one, sorted, "by name");
+    let mut everyone = page_one;
+    let mut page = 2;
+    loop {
+        let next = me.get(&format!("/people?page={page}")).await;
+        let names = next.texts("#others-heading ~ .directory .person strong");
+        everyone.extend(names);
+        if !next.text(".pager").contains("Next") {
+            break;
+        }
+        page += 1;
+    }
+    let listed: i64 = sqlx::query_scalar("select count(*) from members where listed and status = 'active'")
+        .fetch_one(&me.pool)
+        .await
+        .unwrap();
+    let blocked_with_demo: i64 = sqlx::query_scalar(
+        "select count(*) from blocks b join members d on d.handle = 'demo' where d.id in (b.blocker_id, b.blocked_id)",
+    )
+    .fetch_one(&me.pool)
+    .await
+    .unwrap();
+    assert_eq!(everyone.len() + connected + 1 + blocked_with_demo as usize, listed as usize, "everyone once, but me");
+}
