@@ -19,7 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::social;
 use crate::social::store::{ClaimForMe, NeverMet, PendingClaim, Relation};
 use crate::web::{FieldErrors, Flash, Layout};
-use model::{InvitePolicy, Privacy, PrivacyForm, Profile, ProfileForm, WEEKDAYS, WindowForm};
+use model::{InvitePolicy, Privacy, PrivacyForm, Profile, ProfileForm, ProfileUpdate, WEEKDAYS, WindowForm};
 use store::{DirectoryEntry, DirectoryFilter, WindowRow};
 
 pub fn routes() -> Router<AppState> {
@@ -120,6 +120,7 @@ struct ProfilePage {
     claim: Option<PendingClaim>,
     followers: i64,
     following: i64,
+    addresses: Vec<String>,
 }
 
 impl ProfilePage {
@@ -152,7 +153,8 @@ async fn show_profile(
     } else {
         social::store::find_pending_claim_between(&state.pool, viewer.id, profile.id).await?
     };
-    Ok(ProfilePage { layout, profile, is_self, relation, claim, followers, following })
+    let addresses = social::store::list_addresses(&state.pool, profile.id).await?;
+    Ok(ProfilePage { layout, profile, is_self, relation, claim, followers, following, addresses })
 }
 
 /// Every IANA zone name chrono-tz knows, for the time zone list.
@@ -184,12 +186,14 @@ async fn edit_profile_form(
     layout: Layout,
 ) -> AppResult<ProfileSettingsPage> {
     let profile = store::get_profile(&state.pool, member.id).await?;
+    let addresses = social::store::list_addresses(&state.pool, member.id).await?;
     let form = ProfileForm {
         display_name: profile.display_name,
         bio: profile.bio,
         city: profile.city,
         time_zone: profile.time_zone,
         interests: profile.interests.join(", "),
+        addresses: addresses.iter().map(|a| format!("@{a}")).collect::<Vec<_>>().join(", "),
     };
     Ok(ProfileSettingsPage { layout, form, errors: FieldErrors::default() })
 }
@@ -201,16 +205,43 @@ async fn update_profile(
     layout: Layout,
     Form(form): Form<ProfileForm>,
 ) -> AppResult<Response> {
-    match form.validate() {
-        Ok(update) => {
-            store::update_profile(&state.pool, member.id, &update).await?;
-            Flash::success("Your profile is saved.").push(&session).await?;
-            Ok(Redirect::to(&format!("/m/{}", member.handle)).into_response())
-        }
-        Err(errors) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, ProfileSettingsPage { layout, form, errors }).into_response())
-        }
+    let errors = match form.validate() {
+        Ok(update) => match save_profile(&state, member.id, &update).await? {
+            Ok(()) => {
+                Flash::success("Your profile is saved.").push(&session).await?;
+                return Ok(Redirect::to(&format!("/m/{}", member.handle)).into_response());
+            }
+            Err(errors) => errors,
+        },
+        Err(errors) => errors,
+    };
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, ProfileSettingsPage { layout, form, errors }).into_response())
+}
+
+/// Saves the profile and its addresses together; an address another member listed first
+/// comes back as a message beside the field.
+async fn save_profile(state: &AppState, id: i64, update: &ProfileUpdate) -> AppResult<Result<(), FieldErrors>> {
+    let taken_message = |taken: &[String]| {
+        let mut errors = FieldErrors::default();
+        errors.add("addresses", format!("Another member has already listed {}.", taken.join(", ")));
+        errors
+    };
+    let taken = social::store::find_addresses_taken(&state.pool, id, &update.addresses).await?;
+    if !taken.is_empty() {
+        return Ok(Err(taken_message(&taken)));
     }
+    let mut tx = state.pool.begin().await?;
+    store::update_profile(&mut *tx, id, update).await?;
+    match social::store::replace_addresses(&mut tx, id, &update.addresses).await {
+        Ok(()) => {}
+        // Listed by someone else between the check and the insert.
+        Err(sqlx::Error::Database(db)) if db.constraint() == Some("external_addresses_pkey") => {
+            return Ok(Err(taken_message(&update.addresses)));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    tx.commit().await?;
+    Ok(Ok(()))
 }
 
 #[derive(Template, WebTemplate)]

@@ -180,6 +180,9 @@ pub struct ProfileForm {
     pub city: String,
     pub time_zone: String,
     pub interests: String,
+    /// Addresses used elsewhere, such as @name@mastodon.social, separated by commas or spaces.
+    #[serde(default)]
+    pub addresses: String,
 }
 
 /// A checked profile update.
@@ -190,6 +193,7 @@ pub struct ProfileUpdate {
     pub city: String,
     pub time_zone: String,
     pub interests: Vec<String>,
+    pub addresses: Vec<String>,
 }
 
 impl ProfileForm {
@@ -226,7 +230,11 @@ impl ProfileForm {
             errors.add("time_zone", "Choose a time zone from the list.");
         }
         let interests = parse_interests(&self.interests, &mut errors);
-        errors.into_result(ProfileUpdate { display_name, bio, city, time_zone, interests })
+        let addresses = crate::social::model::parse_addresses(&self.addresses).unwrap_or_else(|message| {
+            errors.add("addresses", message);
+            Vec::new()
+        });
+        errors.into_result(ProfileUpdate { display_name, bio, city, time_zone, interests, addresses })
     }
 }
 
@@ -398,9 +406,10 @@ mod tests {
             city: "Lon\0don".into(),
             time_zone: "Mars/Olympus".into(),
             interests: "tea".into(),
+            addresses: "nope".into(),
         };
         let errors = form.validate().unwrap_err();
-        for field in ["display_name", "bio", "city", "time_zone"] {
+        for field in ["display_name", "bio", "city", "time_zone", "addresses"] {
             assert!(errors.get(field).is_some(), "{field}");
         }
     }

@@ -3,12 +3,14 @@
 //! the other, lists leave them out, and neither can follow the other while it stands. The
 //! blocked member is never told; to them it looks as if the blocker had left.
 
+pub mod model;
 pub mod store;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
-use axum::response::Redirect;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
@@ -35,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/m/{handle}/followers", get(list_followers))
         .route("/m/{handle}/following", get(list_following))
         .route("/settings/blocked", get(list_blocked))
+        .route("/settings/import", get(import_form).post(import_follows))
         .route("/m/{handle}/met", post(claim_met))
         .route("/met-claims/{id}/confirm", post(confirm_claim))
         .route("/met-claims/{id}/decline", post(decline_claim))
@@ -300,4 +303,80 @@ async fn decline_claim(
     }
     Flash::info("Declined. Nothing is recorded.").push(&session).await?;
     Ok(Redirect::to(&safe_next(Some(&form.back))))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "social/import.html")]
+struct ImportPage {
+    layout: Layout,
+    addresses: Vec<String>,
+    error: Option<String>,
+}
+
+async fn import_form(
+    State(state): State<AppState>,
+    CurrentMember(me): CurrentMember,
+    layout: Layout,
+) -> AppResult<ImportPage> {
+    let addresses = store::list_addresses(&state.pool, me.id).await?;
+    Ok(ImportPage { layout, addresses, error: None })
+}
+
+/// Reads the uploaded file, at most `MAX_IMPORT_BYTES` of it (one byte more tells it is too large).
+async fn read_upload(multipart: &mut Multipart) -> Result<Vec<u8>, model::ImportError> {
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        while let Ok(Some(chunk)) = field.chunk().await {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > model::MAX_IMPORT_BYTES {
+                return Err(model::ImportError::TooLarge);
+            }
+        }
+        return Ok(bytes);
+    }
+    Err(model::ImportError::Empty)
+}
+
+/// Follows every member who listed one of the addresses in an uploaded follow list. The file
+/// is read whole before anything is written, and the follows go in one transaction: a bad
+/// file imports nothing.
+async fn import_follows(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(me): CurrentMember,
+    layout: Layout,
+    mut multipart: Multipart,
+) -> AppResult<Response> {
+    let parsed = match read_upload(&mut multipart).await {
+        Ok(bytes) => model::parse_follow_list(&bytes),
+        Err(err) => Err(err),
+    };
+    let addresses = match parsed {
+        Ok(addresses) => addresses,
+        Err(err) => {
+            let page = ImportPage {
+                layout,
+                addresses: store::list_addresses(&state.pool, me.id).await?,
+                error: Some(err.to_string()),
+            };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    let mut tx = state.pool.begin().await?;
+    let found = store::find_members_by_address(&mut *tx, me.id, &addresses).await?;
+    let followed = store::insert_follows(&mut tx, me.id, &found).await?;
+    tx.commit().await?;
+    let found_count = found.len() as u64;
+    let not_on_cuppa = addresses.len() as u64 - found_count.min(addresses.len() as u64);
+    Flash::success(format!(
+        "Read {} accounts. Found on Cuppa: {found_count}. Followed now: {followed}. Already followed: {}. Not on Cuppa: {not_on_cuppa}.",
+        addresses.len(),
+        found_count - followed,
+    ))
+    .push(&session)
+    .await?;
+    Ok(Redirect::to("/settings/import").into_response())
 }

@@ -397,3 +397,80 @@ pub async fn get_met_figures(db: impl PgExecutor<'_>, member: i64) -> sqlx::Resu
     .await?;
     Ok((row.following, row.met))
 }
+
+/// The addresses `member` uses elsewhere, in the order they were listed.
+pub async fn list_addresses(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!("select address from external_addresses where member_id = $1 order by address", member)
+        .fetch_all(db)
+        .await
+}
+
+/// Of `addresses`, those another member has listed already.
+pub async fn find_addresses_taken(
+    db: impl PgExecutor<'_>,
+    member: i64,
+    addresses: &[String],
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        "select address from external_addresses where address = any($1) and member_id <> $2 order by address",
+        addresses,
+        member
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Replaces `member`'s addresses, in the caller's transaction. A unique violation on
+/// `external_addresses_pkey` means another member listed one of them in the meantime.
+pub async fn replace_addresses(conn: &mut PgConnection, member: i64, addresses: &[String]) -> sqlx::Result<()> {
+    sqlx::query!("delete from external_addresses where member_id = $1", member).execute(&mut *conn).await?;
+    sqlx::query!(
+        "insert into external_addresses (address, member_id) select unnest($1::text[]), $2",
+        addresses,
+        member
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The active members, other than `viewer` and anyone in a block with them, who listed one of
+/// `addresses`.
+pub async fn find_members_by_address(
+    db: impl PgExecutor<'_>,
+    viewer: i64,
+    addresses: &[String],
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar!(
+        "select distinct a.member_id
+         from external_addresses a
+         join members m on m.id = a.member_id
+         where a.address = any($2) and m.status = 'active' and m.id <> $1
+           and not exists (select from blocks b
+                           where (b.blocker_id = $1 and b.blocked_id = m.id)
+                              or (b.blocker_id = m.id and b.blocked_id = $1))",
+        viewer,
+        addresses
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Follows every one of `followees` not followed yet (and not in a block with the follower);
+/// returns how many follows are new.
+pub async fn insert_follows(conn: &mut PgConnection, follower: i64, followees: &[i64]) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "insert into follows (follower_id, followee_id)
+         select $1, f.id
+         from unnest($2::bigint[]) as f(id)
+         where not exists (select from blocks b
+                           where (b.blocker_id = $1 and b.blocked_id = f.id)
+                              or (b.blocker_id = f.id and b.blocked_id = $1))
+         on conflict do nothing",
+        follower,
+        followees
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}

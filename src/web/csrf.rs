@@ -1,5 +1,6 @@
 //! CSRF protection: a random token per session, sent back with every state-changing request
-//! as the form field `csrf_token` (or the `X-CSRF-Token` header, for scripts). An origin check
+//! as the form field `csrf_token` (or the `X-CSRF-Token` header, for scripts; or, for file
+//! uploads, whose bodies this layer does not buffer, a `csrf_token` query parameter). An origin check
 //! alone lets through clients that send neither `Origin` nor `Sec-Fetch-Site`; a token does not.
 
 use axum::body::{Body, to_bytes};
@@ -46,11 +47,12 @@ pub async fn verify_csrf(session: Session, request: Request, next: Next) -> Resp
     };
     let (parts, body) = request.into_parts();
     let mut presented = parts.headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let is_form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+    // A file upload's body is not read here: its form carries the token in its action URL.
+    if presented.is_none() && content_type.starts_with("multipart/form-data") {
+        presented = parts.uri.query().and_then(|query| form_field(query.as_bytes(), FIELD));
+    }
     let body = if is_form {
         let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
             return AppError::BadRequest("The form was too large.".to_owned()).into_response();

@@ -398,3 +398,94 @@ async fn the_directory_is_paginated_by_name() {
     .unwrap();
     assert_eq!(everyone.len() + connected + 1 + blocked_with_demo as usize, listed as usize, "everyone once, but me");
 }
+
+fn profile_with_addresses<'a>(name: &'a str, addresses: &'a str) -> [(&'static str, &'a str); 6] {
+    [
+        ("display_name", name),
+        ("bio", ""),
+        ("city", ""),
+        ("time_zone", "UTC"),
+        ("interests", ""),
+        ("addresses", addresses),
+    ]
+}
+
+#[tokio::test]
+async fn members_list_their_addresses_elsewhere_and_each_address_has_one_owner() {
+    let (mut ada, mut bob, _cyd) = trio().await;
+    let saved =
+        ada.post("/settings/profile", &profile_with_addresses("Ada", "@Ada@Mastodon.Social, ada@hachyderm.io")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert_eq!(bob.get("/m/ada").await.texts(".addresses span"), ["@ada@hachyderm.io", "@ada@mastodon.social"]);
+
+    let taken = bob.post("/settings/profile", &profile_with_addresses("Bob", "@ada@mastodon.social")).await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(taken.text("#addresses-error").contains("already listed ada@mastodon.social"));
+    assert_eq!(taken.value("input[name=addresses]").as_deref(), Some("@ada@mastodon.social"));
+    let bad = bob.post("/settings/profile", &profile_with_addresses("Bob", "not-an-address")).await;
+    assert!(bad.text("#addresses-error").contains("not-an-address"));
+    let bob_name: String =
+        sqlx::query_scalar("select display_name from members where handle = 'bob'").fetch_one(&bob.pool).await.unwrap();
+    assert_eq!(bob_name, "bob", "nothing saved from a refused form");
+}
+
+#[tokio::test]
+async fn importing_a_mastodon_follow_list_follows_the_members_who_listed_those_addresses() {
+    let (mut ada, mut bob, mut cyd) = trio().await;
+    bob.post("/settings/profile", &profile_with_addresses("Bob", "@bob@mastodon.social")).await;
+    cyd.post("/settings/profile", &profile_with_addresses("Cyd", "cyd@hachyderm.io")).await;
+    let mut dee = ada.another();
+    dee.sign_up("dee").await;
+    dee.post("/settings/profile", &profile_with_addresses("Dee", "dee@example.social")).await;
+    dee.post("/m/ada/block", &[]).await;
+    ada.post("/m/cyd/follow", &[]).await;
+
+    let file = "Account address,Show boosts,Notify on new posts,Languages\n\
+                bob@mastodon.social,true,false,\n\
+                CYD@hachyderm.io,true,false,\n\
+                dee@example.social,true,false,\n\
+                nobody@elsewhere.org,true,false,\n";
+    let done = ada.upload("/settings/import", "following_accounts.csv", file.as_bytes()).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text("main"));
+    let report = ada.get("/settings/import").await.text(".flash");
+    assert_eq!(
+        report, "Read 4 accounts. Found on Cuppa: 2. Followed now: 1. Already followed: 1. Not on Cuppa: 2.",
+        "a block is reported like an address nobody claimed"
+    );
+    assert_eq!(follows(&ada).await, pairs(&[("ada", "bob"), ("ada", "cyd")]));
+
+    // Importing again changes nothing.
+    ada.upload("/settings/import", "following_accounts.csv", file.as_bytes()).await;
+    assert!(ada.get("/settings/import").await.text(".flash").contains("Followed now: 0. Already followed: 2."));
+}
+
+#[tokio::test]
+async fn a_malformed_or_oversized_follow_list_is_refused_with_a_message_and_imports_nothing() {
+    let (mut ada, mut bob, _cyd) = trio().await;
+    bob.post("/settings/profile", &profile_with_addresses("Bob", "bob@mastodon.social")).await;
+
+    let half_bad = "Account address,Show boosts\nbob@mastodon.social,true\nthis is not an address,true\n";
+    let page = ada.upload("/settings/import", "following_accounts.csv", half_bad.as_bytes()).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(page.text(".form-error"), "Line 3: “this is not an address” is not an account address.");
+    assert!(follows(&ada).await.is_empty(), "nothing half-imported");
+
+    let wrong = ada.upload("/settings/import", "contacts.csv", b"name,email\nBob,bob@example.com\n").await;
+    assert!(wrong.text(".form-error").contains("Account address"));
+    let binary = ada.upload("/settings/import", "photo.jpg", &[0xff, 0xd8, 0xff, 0xe0, 0x00]).await;
+    assert!(binary.text(".form-error").contains("not text"));
+    let mut big = b"Account address\n".to_vec();
+    while big.len() <= 1024 * 1024 {
+        big.extend_from_slice(b"someone@mastodon.social\n");
+    }
+    let large = ada.upload("/settings/import", "huge.csv", &big).await;
+    assert_eq!(large.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(large.text(".form-error").contains("larger than 1 MB"));
+    assert!(follows(&ada).await.is_empty());
+
+    // Without the token in the action URL, the upload is refused like any other forged form.
+    let mut forged = ada.another();
+    forged.cookies = ada.cookies.clone();
+    forged.csrf = Some("0000".to_owned());
+    assert_eq!(forged.upload("/settings/import", "f.csv", half_bad.as_bytes()).await.status, StatusCode::FORBIDDEN);
+}

@@ -249,6 +249,27 @@ impl Client {
         self.send(request).await
     }
 
+    /// Uploads `bytes` as the file field `file`, the CSRF token in the action URL as the page's
+    /// form does.
+    pub async fn upload(&mut self, path: &str, filename: &str, bytes: &[u8]) -> Page {
+        if self.csrf.is_none() {
+            self.get("/settings/profile").await;
+        }
+        let token = self.csrf.clone().expect("a token");
+        let boundary = "cuppa-test-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: text/csv\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = Request::post(format!("{path}?csrf_token={token}"))
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .expect("request");
+        self.send(request).await
+    }
+
     /// Signs up `handle` (email `handle@example.com`) and stays logged in as them.
     pub async fn sign_up(&mut self, handle: &str) -> i64 {
         let email = format!("{handle}@example.com");
