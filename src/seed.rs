@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::Xoshiro256PlusPlus;
-use rand::seq::IndexedRandom;
+use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
 use sqlx::PgPool;
 
@@ -266,13 +266,18 @@ struct Graph {
 /// A follow graph shaped like a real one. Everyone follows 2 to 14 people, four in five
 /// within their own city, and a quarter of follows are returned: about ten follows a member,
 /// a million for 100,000 members. Targets are drawn with a strong bias towards the first
-/// members of each city, so a few are popular and most have a handful of followers. About one
-/// member in two thousand blocks someone, and no follow stands across a block.
+/// members of each city (in a shuffled order), so a few are popular and most have a handful
+/// of followers. About one member in two thousand blocks someone, and no follow stands across
+/// a block.
 fn social_graph(city_of: &[usize], rng: &mut Xoshiro256PlusPlus) -> Graph {
     let n = city_of.len();
     let mut by_city: Vec<Vec<usize>> = vec![Vec::new(); CITIES.len()];
     for (member, &city) in city_of.iter().enumerate() {
         by_city[city].push(member);
+    }
+    // Shuffled, so that the popular few are ordinary members rather than the demo accounts.
+    for members in &mut by_city {
+        members.shuffle(rng);
     }
     // Cubing a uniform draw puts most of the weight near index 0.
     let skewed =
