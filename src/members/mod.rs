@@ -52,6 +52,15 @@ struct WelcomePage {
     met: i64,
 }
 
+/// "a", "a and b", "a, b and c".
+fn natural_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [only] => only.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
 /// People shown in the home page's "never met" list.
 const NEVER_MET_SHOWN: i64 = 12;
 
@@ -68,7 +77,7 @@ impl WelcomePage {
             reasons.push(format!("you both live in {}", person.city));
         }
         if !person.shared_interests.is_empty() {
-            reasons.push(format!("you both like {}", person.shared_interests.join(" and ")));
+            reasons.push(format!("you both like {}", natural_list(&person.shared_interests)));
         }
         let mut text = reasons.join(", ");
         if let Some(first) = text.get_mut(0..1) {
@@ -437,4 +446,18 @@ async fn show_directory(
     let has_more = others.len() as i64 > DIRECTORY_PAGE;
     others.truncate(DIRECTORY_PAGE as usize);
     Ok(DirectoryPage { layout, query, connected, others, page, has_more })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_list;
+
+    #[test]
+    fn lists_read_as_prose() {
+        let items = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(natural_list(&items(&[])), "");
+        assert_eq!(natural_list(&items(&["jazz"])), "jazz");
+        assert_eq!(natural_list(&items(&["jazz", "tea"])), "jazz and tea");
+        assert_eq!(natural_list(&items(&["chess", "jazz", "tea"])), "chess, jazz and tea");
+    }
 }
