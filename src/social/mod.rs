@@ -23,7 +23,7 @@ use crate::error::{AppError, AppResult};
 use crate::members::model::Profile;
 use crate::members::store as members;
 use crate::web::{Flash, Layout, safe_next};
-use store::{ListedMember, Relation};
+use store::{FollowSide, ListedMember, Relation};
 
 /// Members per page in follower and following lists.
 const PAGE_SIZE: i64 = 30;
@@ -164,20 +164,19 @@ async fn follow_list(
     handle: &str,
     query: PageQuery,
     layout: Layout,
-    followers: bool,
+    side: FollowSide,
 ) -> AppResult<FollowListPage> {
     let (profile, _) = find_visible_profile(&state.pool, me.id, handle).await?;
     let page = query.page.unwrap_or(1).max(1);
     let offset = i64::from(page - 1) * PAGE_SIZE;
     // One extra row tells whether there is a next page without counting them all.
-    let mut members = if followers {
-        store::list_followers(&state.pool, profile.id, me.id, PAGE_SIZE + 1, offset).await?
-    } else {
-        store::list_following(&state.pool, profile.id, me.id, PAGE_SIZE + 1, offset).await?
-    };
+    let mut members = store::list_follows(&state.pool, profile.id, side, me.id, PAGE_SIZE + 1, offset).await?;
     let has_more = members.len() as i64 > PAGE_SIZE;
     members.truncate(PAGE_SIZE as usize);
-    let (heading, tail) = if followers { ("Followers", "followers") } else { ("Following", "following") };
+    let (heading, tail) = match side {
+        FollowSide::Followers => ("Followers", "followers"),
+        FollowSide::Following => ("Following", "following"),
+    };
     Ok(FollowListPage {
         path: format!("/m/{}/{tail}", profile.handle),
         layout,
@@ -197,7 +196,7 @@ async fn list_followers(
     Query(query): Query<PageQuery>,
     layout: Layout,
 ) -> AppResult<FollowListPage> {
-    follow_list(&state, &me, &handle, query, layout, true).await
+    follow_list(&state, &me, &handle, query, layout, FollowSide::Followers).await
 }
 
 async fn list_following(
@@ -207,7 +206,7 @@ async fn list_following(
     Query(query): Query<PageQuery>,
     layout: Layout,
 ) -> AppResult<FollowListPage> {
-    follow_list(&state, &me, &handle, query, layout, false).await
+    follow_list(&state, &me, &handle, query, layout, FollowSide::Following).await
 }
 
 #[derive(Template, WebTemplate)]
