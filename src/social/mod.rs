@@ -9,7 +9,7 @@ pub mod store;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -22,7 +22,7 @@ use crate::auth::CurrentMember;
 use crate::error::{AppError, AppResult};
 use crate::members::model::Profile;
 use crate::members::store as members;
-use crate::web::{Flash, Layout, safe_next};
+use crate::web::{Flash, Layout, csrf, safe_next};
 use store::{FollowSide, ListedMember, Relation};
 
 /// Members per page in follower and following lists.
@@ -73,33 +73,67 @@ fn back_to(form: &BackForm, handle: &str) -> Redirect {
     Redirect::to(&target)
 }
 
+/// The follow button alone, for htmx to swap in place of the one that was pressed.
+#[derive(Template, WebTemplate)]
+#[template(path = "social/_follow_button.html")]
+struct FollowButton {
+    layout: Layout,
+    handle: String,
+    viewer_follows: bool,
+    back: String,
+}
+
+/// After a follow or unfollow: the new button for htmx, or a flash and a redirect for a plain
+/// form post.
+async fn answer_follow_change(
+    session: &Session,
+    headers: &HeaderMap,
+    profile: &Profile,
+    form: BackForm,
+    following: bool,
+) -> AppResult<Response> {
+    if headers.contains_key("hx-request") {
+        let layout = Layout { csrf_token: csrf::token(session).await?, ..Layout::default() };
+        let button =
+            FollowButton { layout, handle: profile.handle.clone(), viewer_follows: following, back: form.back };
+        return Ok(button.into_response());
+    }
+    let flash = if following {
+        Flash::success(format!("You follow {}.", profile.display_name))
+    } else {
+        Flash::info(format!("You no longer follow {}.", profile.display_name))
+    };
+    flash.push(session).await?;
+    Ok(back_to(&form, &profile.handle).into_response())
+}
+
 async fn follow(
     State(state): State<AppState>,
     session: Session,
+    headers: HeaderMap,
     CurrentMember(me): CurrentMember,
     Path(handle): Path<String>,
     Form(form): Form<BackForm>,
-) -> AppResult<Redirect> {
+) -> AppResult<Response> {
     let (profile, _) = find_visible_profile(&state.pool, me.id, &handle).await?;
     if profile.id == me.id {
         return Err(AppError::BadRequest("You cannot follow yourself.".to_owned()));
     }
     store::insert_follow(&state.pool, me.id, profile.id).await?;
-    Flash::success(format!("You follow {}.", profile.display_name)).push(&session).await?;
-    Ok(back_to(&form, &profile.handle))
+    answer_follow_change(&session, &headers, &profile, form, true).await
 }
 
 async fn unfollow(
     State(state): State<AppState>,
     session: Session,
+    headers: HeaderMap,
     CurrentMember(me): CurrentMember,
     Path(handle): Path<String>,
     Form(form): Form<BackForm>,
-) -> AppResult<Redirect> {
+) -> AppResult<Response> {
     let (profile, _) = find_visible_profile(&state.pool, me.id, &handle).await?;
     store::delete_follow(&state.pool, me.id, profile.id).await?;
-    Flash::info(format!("You no longer follow {}.", profile.display_name)).push(&session).await?;
-    Ok(back_to(&form, &profile.handle))
+    answer_follow_change(&session, &headers, &profile, form, false).await
 }
 
 async fn block(

@@ -19,6 +19,13 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/cuppa.css"),
     },
     Asset { name: "cuppa.svg", content_type: "image/svg+xml", body: include_bytes!("../../static/cuppa.svg") },
+    // htmx 2.0.11 from the npm package htmx.org (0BSD licence), unmodified: it makes follow
+    // buttons swap in place. Every page works without it.
+    Asset {
+        name: "htmx-2.0.11.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/htmx-2.0.11.min.js"),
+    },
 ];
 
 pub async fn serve_asset(Path(name): Path<String>) -> Result<Response, AppError> {

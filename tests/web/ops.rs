@@ -70,6 +70,18 @@ async fn static_files_are_served_from_the_binary() {
     assert_eq!(css.headers["content-type"], "text/css; charset=utf-8");
     assert!(css.body.contains(".button"));
     assert_eq!(client.get("/static/../Cargo.toml").await.status, StatusCode::NOT_FOUND);
+    // Every script and stylesheet the layout names is served.
+    let page = client.get("/login").await;
+    let html = scraper::Html::parse_document(&page.body);
+    let selector = scraper::Selector::parse("script[src], link[href]").unwrap();
+    let assets: Vec<String> = html
+        .select(&selector)
+        .filter_map(|e| e.value().attr("src").or(e.value().attr("href")).map(str::to_owned))
+        .collect();
+    assert_eq!(assets.len(), 3, "{assets:?}");
+    for asset in assets {
+        assert_eq!(client.get(&asset).await.status, StatusCode::OK, "{asset}");
+    }
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {

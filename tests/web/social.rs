@@ -489,3 +489,27 @@ async fn a_malformed_or_oversized_follow_list_is_refused_with_a_message_and_impo
     forged.csrf = Some("0000".to_owned());
     assert_eq!(forged.upload("/settings/import", "f.csv", half_bad.as_bytes()).await.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn with_htmx_a_follow_button_is_answered_by_the_new_button_alone() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let (mut ada, _bob, _cyd) = trio().await;
+    let token = ada.get("/m/bob").await.value("input[name=csrf_token]").unwrap();
+    let swap = |path: &str| {
+        Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("hx-request", "true")
+            .body(Body::from(format!("csrf_token={token}&back=%2Fm%2Fbob")))
+            .unwrap()
+    };
+    let followed = ada.send(swap("/m/bob/follow")).await;
+    assert_eq!(followed.status, StatusCode::OK);
+    assert!(followed.body.trim_start().starts_with("<form"), "a fragment, not a page: {}", followed.body);
+    assert_eq!(followed.text("button"), "Unfollow");
+    assert_eq!(follows(&ada).await, pairs(&[("ada", "bob")]));
+    let unfollowed = ada.send(swap("/m/bob/unfollow")).await;
+    assert_eq!(unfollowed.text("button"), "Follow");
+    assert!(follows(&ada).await.is_empty());
+    assert!(ada.get("/m/bob").await.text(".flash").is_empty(), "no flash left over for the next page");
+}
