@@ -279,6 +279,8 @@ fn social_graph(city_of: &[usize], rng: &mut Xoshiro256PlusPlus) -> Graph {
     for members in &mut by_city {
         members.shuffle(rng);
     }
+    let mut everyone: Vec<usize> = (0..n).collect();
+    everyone.shuffle(rng);
     // Cubing a uniform draw puts most of the weight near index 0.
     let skewed =
         |len: usize, rng: &mut Xoshiro256PlusPlus| (len as f64 * rng.random_range(0.0..1.0_f64).powi(3)) as usize;
@@ -290,7 +292,7 @@ fn social_graph(city_of: &[usize], rng: &mut Xoshiro256PlusPlus) -> Graph {
                 let local = &by_city[city_of[a]];
                 local[skewed(local.len(), rng)]
             } else {
-                skewed(n, rng)
+                everyone[skewed(n, rng)]
             };
             if a == b || !seen.insert((a, b)) {
                 continue;
