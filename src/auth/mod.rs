@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::error::{AppError, AppResult};
 use crate::members::model::{Status, validate_display_name, validate_email, validate_handle};
 use crate::members::store::{self as members, NewMember};
-use crate::web::{ClientAddr, FieldErrors, Flash, Layout, safe_next};
+use crate::web::{ClientAddr, FieldErrors, Flash, Layout, csrf, safe_next};
 use extractors::{AUTH_AT_KEY, MEMBER_KEY, SEEN_ON_KEY};
 pub use extractors::{Admin, CurrentMember, MaybeMember, Organiser};
 
@@ -147,22 +147,35 @@ async fn log_in(
 ) -> AppResult<Response> {
     let account = form.account.trim().to_owned();
     let next = safe_next(Some(&form.next));
-    let credentials = members::find_credentials(&state.pool, &account).await?;
+    // Control characters (a NUL would make PostgreSQL refuse the query) match no account.
+    let credentials = if account.chars().any(char::is_control) {
+        None
+    } else {
+        members::find_credentials(&state.pool, &account).await?
+    };
     // One account has one throttle, whether it is named by handle or by email.
-    let throttle_key = credentials.as_ref().map_or_else(|| account.to_lowercase(), |c| format!("member:{}", c.id));
+    let throttle_key = credentials.as_ref().map_or_else(
+        || account.chars().filter(|c| !c.is_control()).collect::<String>().to_lowercase(),
+        |c| format!("member:{}", c.id),
+    );
     let client = client.to_string();
+    // The attempt is recorded before it is counted and before the (slow) password check, so
+    // that attempts sent all at once see each other: at most the limit get their password
+    // checked. A failure keeps its row; anything else removes it.
+    let attempt = store::insert_login_attempt(&state.pool, &throttle_key, &client).await?;
     if let Some(until) = store::throttled_until(&state.pool, &throttle_key, &client).await? {
+        store::delete_login_attempt(&state.pool, attempt).await?;
         return Err(AppError::TooManyRequests { until });
     }
     let stored = credentials.as_ref().map(|c| c.password_hash.clone());
     let matches = password::verify(form.password, stored).await?;
     let page = |error| LogInPage { layout, account: account.clone(), next: next.clone(), error: Some(error) };
     let Some(credentials) = credentials.filter(|_| matches) else {
-        store::insert_login_failure(&state.pool, &throttle_key, &client).await?;
         let page = page("That email or handle and password do not match. Check both and try again.");
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
     if credentials.status == Status::Suspended {
+        store::delete_login_attempt(&state.pool, attempt).await?;
         let page = page("This account is suspended. If you think this is a mistake, write to the Cuppa team.");
         return Ok((StatusCode::FORBIDDEN, page).into_response());
     }
@@ -179,9 +192,12 @@ async fn log_out(session: Session) -> AppResult<Redirect> {
     Ok(Redirect::to("/"))
 }
 
-/// Logs `member_id` in under a new session id, so an id planted before log-in is useless after.
+/// Logs `member_id` in under a new session id and CSRF secret, so neither an id nor a token
+/// planted before log-in is any use after it.
 async fn start_session(session: &Session, member_id: i64) -> Result<(), tower_sessions::session::Error> {
     session.cycle_id().await?;
+    // A token someone may have learnt before log-in must not work after it.
+    csrf::forget(session).await?;
     let now = Utc::now().timestamp();
     session.insert(MEMBER_KEY, member_id).await?;
     session.insert(AUTH_AT_KEY, now).await?;

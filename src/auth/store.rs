@@ -11,9 +11,9 @@ pub const MAX_ACCOUNT_FAILURES: i64 = 5;
 /// Failures from one client address within the window (across accounts) before it is locked.
 pub const MAX_CLIENT_FAILURES: i64 = 20;
 
-/// When the next log-in attempt for this account or from this address will be heard, if it
-/// is throttled now. While throttled no password is checked and nothing more is recorded, so
-/// the lock lifts when the oldest counted failure leaves the window.
+/// When the next log-in attempt for this account or from this address will be heard, if the
+/// attempt just recorded (see [`insert_login_attempt`]) goes over a limit. A refused attempt
+/// removes its own row, so the lock lifts when the oldest counted failure leaves the window.
 pub async fn throttled_until(
     db: impl PgExecutor<'_>,
     account: &str,
@@ -41,15 +41,26 @@ pub async fn throttled_until(
     .fetch_one(db)
     .await?;
     let window = Duration::minutes(THROTTLE_WINDOW_MINUTES);
-    let account_until = row.account_oldest.filter(|_| row.account_failures >= MAX_ACCOUNT_FAILURES);
-    let client_until = row.client_oldest.filter(|_| row.client_failures >= MAX_CLIENT_FAILURES);
+    // The counts include the attempt being made: over the limit means the limit was reached.
+    let account_until = row.account_oldest.filter(|_| row.account_failures > MAX_ACCOUNT_FAILURES);
+    let client_until = row.client_oldest.filter(|_| row.client_failures > MAX_CLIENT_FAILURES);
     Ok(account_until.max(client_until).map(|oldest| oldest + window))
 }
 
-pub async fn insert_login_failure(db: impl PgExecutor<'_>, account: &str, client_addr: &str) -> sqlx::Result<()> {
-    sqlx::query!("insert into login_failures (account, client_addr) values (lower($1), $2)", account, client_addr)
-        .execute(db)
-        .await?;
+/// Records a log-in attempt as a failure until it is known to be otherwise; returns its id.
+pub async fn insert_login_attempt(db: impl PgExecutor<'_>, account: &str, client_addr: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        "insert into login_failures (account, client_addr) values (lower($1), $2) returning id",
+        account,
+        client_addr
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Withdraws an attempt that turned out not to be a wrong password.
+pub async fn delete_login_attempt(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<()> {
+    sqlx::query!("delete from login_failures where id = $1", id).execute(db).await?;
     Ok(())
 }
 

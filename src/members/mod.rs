@@ -155,7 +155,7 @@ async fn show_profile(
     layout: Layout,
 ) -> AppResult<ProfilePage> {
     let (profile, relation) = social::find_visible_profile(&state.pool, viewer.id, &handle).await?;
-    let (followers, following) = social::store::get_counts(&state.pool, profile.id).await?;
+    let (followers, following) = social::store::get_counts(&state.pool, profile.id, viewer.id).await?;
     let is_self = profile.id == viewer.id;
     let claim = if is_self {
         None

@@ -115,10 +115,15 @@ pub const MAX_INTERESTS: usize = 12;
 pub const MAX_WINDOWS: usize = 28;
 pub const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
+/// Whether `handle` could be anyone's: 3 to 30 ASCII letters, digits or underscores (the
+/// schema's `members_handle_format`).
+pub fn is_valid_handle(handle: &str) -> bool {
+    (3..=30).contains(&handle.len()) && handle.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 pub fn validate_handle(raw: &str, errors: &mut FieldErrors) -> String {
     let handle = raw.trim().trim_start_matches('@').to_owned();
-    let valid_chars = handle.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !(3..=30).contains(&handle.len()) || !valid_chars {
+    if !is_valid_handle(&handle) {
         errors.add("handle", "Use 3 to 30 letters, digits or underscores.");
     }
     handle
@@ -278,8 +283,12 @@ fn clock(minute: i16) -> String {
 fn parse_clock(raw: &str) -> Option<i16> {
     let (h, m) = raw.trim().split_once(':')?;
     let (h, m): (i16, i16) = (h.parse().ok()?, m.parse().ok()?);
-    let minute = h * 60 + m;
-    ((0..24).contains(&h) && (0..60).contains(&m) || minute == 1440).then_some(minute)
+    // Ranges first: "600:00" must be refused, not multiplied past i16.
+    match (h, m) {
+        (0..=23, 0..=59) => Some(h * 60 + m),
+        (24, 0) => Some(1440),
+        _ => None,
+    }
 }
 
 /// The add-a-window form, as typed.
@@ -379,6 +388,13 @@ mod tests {
         assert_eq!(clash.get("from"), Some("This overlaps your window Wednesday 18:00–20:00."));
         assert!(window(2, "20:00", "21:00").validate(&existing).is_ok());
         assert!(window(3, "19:00", "21:00").validate(&existing).is_ok());
+    }
+
+    #[test]
+    fn clock_times_out_of_range_are_refused_not_overflowed() {
+        for bad in ["600:00", "24:01", "1092:1456", "-1:00", "12:60", "99999:0"] {
+            assert!(window(0, "10:00", bad).validate(&[]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -80,8 +80,12 @@ pub async fn insert_member(db: impl PgExecutor<'_>, new: &NewMember<'_>) -> sqlx
     .await
 }
 
-/// An active member's profile; suspended members have none to show.
+/// An active member's profile; suspended members have none to show. A string that cannot be
+/// a handle (say, with a NUL byte from a percent-decoded URL) is nobody's, without asking.
 pub async fn find_profile(db: impl PgExecutor<'_>, handle: &str) -> sqlx::Result<Option<Profile>> {
+    if !super::model::is_valid_handle(handle) {
+        return Ok(None);
+    }
     sqlx::query_as!(
         Profile,
         r#"select id, handle, display_name, bio, city, time_zone, interests, created_at

@@ -119,7 +119,10 @@ async fn follow(
     if profile.id == me.id {
         return Err(AppError::BadRequest("You cannot follow yourself.".to_owned()));
     }
-    store::insert_follow(&state.pool, me.id, profile.id).await?;
+    let mut tx = state.pool.begin().await?;
+    store::lock_graph_of(&mut tx, me.id).await?;
+    store::insert_follow(&mut *tx, me.id, profile.id).await?;
+    tx.commit().await?;
     answer_follow_change(&session, &headers, &profile, form, true).await
 }
 
@@ -147,6 +150,8 @@ async fn block(
         return Err(AppError::BadRequest("You cannot block yourself.".to_owned()));
     }
     let mut tx = state.pool.begin().await?;
+    store::lock_graph_of(&mut tx, me.id.min(profile.id)).await?;
+    store::lock_graph_of(&mut tx, me.id.max(profile.id)).await?;
     store::insert_block(&mut tx, me.id, profile.id).await?;
     tx.commit().await?;
     Flash::info(format!("You blocked {}. Neither of you will see the other on Cuppa.", profile.display_name))
@@ -355,14 +360,16 @@ async fn import_form(
     Ok(ImportPage { layout, addresses, error: None })
 }
 
-/// Reads the uploaded file, at most `MAX_IMPORT_BYTES` of it (one byte more tells it is too large).
+/// Reads the uploaded file, at most `MAX_IMPORT_BYTES` of it (one byte more tells it is too
+/// large). A broken or cut-off upload is an error, never a shorter file.
 async fn read_upload(multipart: &mut Multipart) -> Result<Vec<u8>, model::ImportError> {
-    while let Ok(Some(mut field)) = multipart.next_field().await {
+    let malformed = |_| model::ImportError::Malformed;
+    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
         if field.name() != Some("file") {
             continue;
         }
         let mut bytes = Vec::new();
-        while let Ok(Some(chunk)) = field.chunk().await {
+        while let Some(chunk) = field.chunk().await.map_err(malformed)? {
             bytes.extend_from_slice(&chunk);
             if bytes.len() > model::MAX_IMPORT_BYTES {
                 return Err(model::ImportError::TooLarge);
@@ -399,6 +406,7 @@ async fn import_follows(
         }
     };
     let mut tx = state.pool.begin().await?;
+    store::lock_graph_of(&mut tx, me.id).await?;
     let found = store::find_members_by_address(&mut *tx, me.id, &addresses).await?;
     let followed = store::insert_follows(&mut tx, me.id, &found).await?;
     tx.commit().await?;

@@ -50,6 +50,8 @@ pub enum ImportError {
     BadAddress { line: usize, text: String },
     #[error("The file has more than {MAX_IMPORT_ROWS} accounts.")]
     TooManyRows,
+    #[error("The upload was cut off or malformed. Please try again.")]
+    Malformed,
 }
 
 /// The distinct account addresses in a Mastodon follow list (`Account address,Show boosts,...`).

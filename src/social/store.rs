@@ -50,6 +50,17 @@ pub async fn get_relation(db: impl PgExecutor<'_>, me: i64, other: i64) -> sqlx:
     })
 }
 
+/// Serialises changes to one member's part of the graph until the transaction ends. Follows
+/// take the follower's lock; a block takes both members' (smaller id first), so a follow and
+/// a block between the same two members never interleave (under READ COMMITTED, each could
+/// otherwise miss the other's uncommitted row and leave a follow across a block).
+pub async fn lock_graph_of(conn: &mut PgConnection, member: i64) -> sqlx::Result<()> {
+    sqlx::query!("select pg_advisory_xact_lock(hashtextextended('cuppa.graph.' || $1::bigint, 0))", member)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Follows `followee` unless already following or a block stands either way. Repeating it is
 /// harmless. Returns whether a follow now exists.
 pub async fn insert_follow(db: impl PgExecutor<'_>, follower: i64, followee: i64) -> sqlx::Result<bool> {
@@ -81,19 +92,26 @@ pub async fn delete_follow(db: impl PgExecutor<'_>, follower: i64, followee: i64
     Ok(())
 }
 
-/// Followers and followed, counting active members only. Written as "not suspended" so that
-/// the check reads the small partial index instead of every counted member's row.
-pub async fn get_counts(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<(i64, i64)> {
+/// Followers and followed as `viewer` may count them: active members only (written as "not
+/// suspended", so that the check reads the small partial index instead of every counted
+/// member's row), and nobody in a block with the viewer, as in the lists.
+pub async fn get_counts(db: impl PgExecutor<'_>, member: i64, viewer: i64) -> sqlx::Result<(i64, i64)> {
     let row = sqlx::query!(
-        r#"select (select count(*) from follows f
-                   where f.followee_id = $1
-                     and not exists (select from members s where s.id = f.follower_id and s.status = 'suspended')
+        r#"with hidden as (
+               select id from members where status = 'suspended'
+               union
+               select blocked_id from blocks where blocker_id = $2
+               union
+               select blocker_id from blocks where blocked_id = $2
+           )
+           select (select count(*) from follows f
+                   where f.followee_id = $1 and not exists (select from hidden h where h.id = f.follower_id)
                   ) as "followers!",
                   (select count(*) from follows f
-                   where f.follower_id = $1
-                     and not exists (select from members s where s.id = f.followee_id and s.status = 'suspended')
+                   where f.follower_id = $1 and not exists (select from hidden h where h.id = f.followee_id)
                   ) as "following!""#,
-        member
+        member,
+        viewer
     )
     .fetch_one(db)
     .await?;
@@ -170,7 +188,8 @@ pub async fn list_follows(
     }
 }
 
-/// Blocks `blocked` and removes the follows between the two, in the caller's transaction.
+/// Blocks `blocked`, removes the follows between the two and declines any pending "we have
+/// met" claim between them, in the caller's transaction (which holds both graph locks).
 pub async fn insert_block(conn: &mut PgConnection, blocker: i64, blocked: i64) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into blocks (blocker_id, blocked_id) values ($1, $2) on conflict do nothing",
@@ -182,6 +201,15 @@ pub async fn insert_block(conn: &mut PgConnection, blocker: i64, blocked: i64) -
     sqlx::query!(
         "delete from follows
          where (follower_id = $1 and followee_id = $2) or (follower_id = $2 and followee_id = $1)",
+        blocker,
+        blocked
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "update met_claims set status = 'declined', answered_at = now()
+         where status = 'pending'
+           and ((claimant_id = $1 and other_id = $2) or (claimant_id = $2 and other_id = $1))",
         blocker,
         blocked
     )

@@ -19,20 +19,61 @@ const HEADER: &str = "x-csrf-token";
 /// Forms are small; the global body limit still applies to everything else.
 const MAX_FORM_BYTES: usize = 256 * 1024;
 
-/// The session's token, made on first use.
+/// A token for a page's forms, made from the session's secret (drawn on first use). Each call
+/// masks the secret with a fresh random pad, so no two pages carry the same string: compressed
+/// pages that also reflect input (a search box) cannot be used to guess the secret byte by
+/// byte (BREACH).
 pub async fn token(session: &Session) -> Result<String, tower_sessions::session::Error> {
-    if let Some(token) = session.get::<String>(SESSION_KEY).await? {
-        return Ok(token);
+    let secret = match session.get::<String>(SESSION_KEY).await? {
+        Some(secret) => secret,
+        None => {
+            let secret = random_token();
+            session.insert(SESSION_KEY, &secret).await?;
+            secret
+        }
+    };
+    let secret = from_hex(&secret).unwrap_or_default();
+    let pad: [u8; 32] = rand::rng().random();
+    let masked: Vec<u8> = pad.iter().zip(&secret).map(|(p, s)| p ^ s).collect();
+    Ok(format!("{}{}", to_hex(&pad), to_hex(&masked)))
+}
+
+/// Forgets the session's secret, so tokens from before (say, before log-in) stop working.
+pub async fn forget(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    if session.get_value(SESSION_KEY).await?.is_some() {
+        session.remove_value(SESSION_KEY).await?;
     }
-    let token = random_token();
-    session.insert(SESSION_KEY, &token).await?;
-    Ok(token)
+    Ok(())
 }
 
 /// 32 random bytes as hex.
 pub fn random_token() -> String {
     let bytes: [u8; 32] = rand::rng().random();
+    to_hex(&bytes)
+}
+
+fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+}
+
+/// Whether a presented token unmasks to the session's secret.
+fn token_matches(presented: &str, secret: &str) -> bool {
+    let (Some(presented), Some(secret)) = (from_hex(presented), from_hex(secret)) else {
+        return false;
+    };
+    if presented.len() != 2 * secret.len() || secret.is_empty() {
+        return false;
+    }
+    let (pad, masked) = presented.split_at(secret.len());
+    let unmasked: Vec<u8> = pad.iter().zip(masked).map(|(p, m)| p ^ m).collect();
+    constant_time_eq(&unmasked, &secret)
 }
 
 /// Refuses any request that may change state unless it carries the session's token.
@@ -65,9 +106,7 @@ pub async fn verify_csrf(session: Session, request: Request, next: Next) -> Resp
         body
     };
     match presented {
-        Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => {
-            next.run(Request::from_parts(parts, body)).await
-        }
+        Some(token) if token_matches(&token, &expected) => next.run(Request::from_parts(parts, body)).await,
         _ => rejected(),
     }
 }
@@ -87,4 +126,25 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked_tokens_differ_but_all_unmask_to_the_secret() {
+        let secret = random_token();
+        let mask = |pad: [u8; 32]| {
+            let secret = from_hex(&secret).unwrap();
+            let masked: Vec<u8> = pad.iter().zip(&secret).map(|(p, s)| p ^ s).collect();
+            format!("{}{}", to_hex(&pad), to_hex(&masked))
+        };
+        let (one, two) = (mask([1; 32]), mask([2; 32]));
+        assert_ne!(one, two);
+        assert!(token_matches(&one, &secret) && token_matches(&two, &secret));
+        assert!(!token_matches(&secret, &secret), "the bare secret is not a token");
+        assert!(!token_matches("zz", &secret));
+        assert!(!token_matches(&one, &random_token()));
+    }
 }

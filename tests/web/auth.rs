@@ -320,3 +320,64 @@ async fn the_session_cookie_is_http_only_lax_and_secure_when_configured() {
     let cookie = https.get("/login").await.headers["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
 }
+
+#[tokio::test]
+async fn attempts_sent_all_at_once_get_no_more_password_checks_than_the_limit() {
+    use axum::body::Body;
+    use axum::extract::connect_info::MockConnectInfo;
+    use axum::http::{Request, header};
+    use tower::ServiceExt;
+    let mut client = Client::new().await;
+    client.sign_up("target").await;
+    client.log_out().await;
+    client.get("/login").await;
+    let cookie = format!("cuppa_session={}", client.session_cookie().unwrap());
+    let token = client.csrf.clone().unwrap();
+    let requests = (0..30).map(|i| {
+        let request = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie.clone())
+            .body(Body::from(format!("csrf_token={token}&account=target&password=guess{i}")))
+            .unwrap();
+        client.router.clone().layer(MockConnectInfo(client.addr)).oneshot(request)
+    });
+    let mut running = tokio::task::JoinSet::new();
+    for request in requests {
+        running.spawn(request);
+    }
+    let mut statuses = Vec::new();
+    while let Some(done) = running.join_next().await {
+        statuses.push(done.unwrap().expect("infallible").status());
+    }
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(checked <= 5, "{checked} passwords were checked: {statuses:?}");
+    assert_eq!(checked + refused, 30);
+    assert!(count(&client, "select count(*) from login_failures").await <= 5);
+}
+
+#[tokio::test]
+async fn a_csrf_token_from_before_log_in_does_not_work_after_it() {
+    let mut client = Client::new().await;
+    client.sign_up("careful").await;
+    client.log_out().await;
+    client.get("/login").await;
+    let planted = client.csrf.clone().unwrap();
+    assert_eq!(client.log_in("careful", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    let fields = [("csrf_token", planted.as_str()), ("invite_policy", "nobody")];
+    assert_eq!(client.post_raw("/settings/privacy", &fields).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(client.post("/settings/privacy", &[("invite_policy", "nobody")]).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn control_characters_in_an_account_or_a_handle_are_answered_not_crashed_on() {
+    let mut client = Client::new().await;
+    client.sign_up("plain").await;
+    assert_eq!(client.get("/m/pl%00ain").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(client.get("/m/pl%00ain/followers").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(client.post("/m/pl%00ain/follow", &[]).await.status, StatusCode::NOT_FOUND);
+    client.log_out().await;
+    let page = client.log_in("pl\0ain", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.text(".form-error").contains("do not match"));
+}

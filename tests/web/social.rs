@@ -513,3 +513,51 @@ async fn with_htmx_a_follow_button_is_answered_by_the_new_button_alone() {
     assert!(follows(&ada).await.is_empty());
     assert!(ada.get("/m/bob").await.text(".flash").is_empty(), "no flash left over for the next page");
 }
+
+#[tokio::test]
+async fn a_block_declines_pending_met_claims_between_the_two() {
+    let (mut ada, mut bob, _cyd) = trio().await;
+    ada.post("/m/bob/met", &[]).await;
+    let claim_id: i64 = sqlx::query_scalar("select id from met_claims").fetch_one(&ada.pool).await.unwrap();
+    ada.post("/m/bob/block", &[]).await;
+    assert_eq!(bob.post(&format!("/met-claims/{claim_id}/confirm"), &[]).await.status, StatusCode::NOT_FOUND);
+    assert!(met_pairs(&ada).await.is_empty());
+    assert!(!bob.get("/").await.body.contains("says you have met"));
+}
+
+#[tokio::test]
+async fn counts_leave_out_members_in_a_block_with_the_viewer_as_the_lists_do() {
+    let (mut ada, mut bob, mut cyd) = trio().await;
+    bob.post("/m/cyd/follow", &[]).await;
+    ada.post("/m/cyd/follow", &[]).await;
+    bob.post("/m/ada/block", &[]).await;
+    assert_eq!(bob.get("/m/cyd").await.text(".counts"), "1 follower 0 following");
+    assert_eq!(bob.get("/m/cyd/followers").await.texts(".people .person strong"), ["bob"]);
+    assert_eq!(cyd.get("/m/cyd").await.text(".counts"), "2 followers 0 following");
+}
+
+#[tokio::test]
+async fn a_cut_off_upload_is_refused_not_read_as_a_shorter_file() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let (mut ada, mut bob, _cyd) = trio().await;
+    bob.post("/settings/profile", &profile_with_addresses("Bob", "bob@mastodon.social")).await;
+    // The upload form carries its token in its action URL.
+    let page = ada.get("/settings/import").await;
+    let action = scraper::Html::parse_document(&page.body)
+        .select(&scraper::Selector::parse("form[enctype]").unwrap())
+        .next()
+        .and_then(|f| f.value().attr("action").map(str::to_owned))
+        .unwrap();
+    assert!(action.starts_with("/settings/import?csrf_token="));
+    let body = "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.csv\"\r\n\r\n\
+                Account address\nbob@mastodon.social\n";
+    let request = Request::post(action)
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=b")
+        .body(Body::from(body))
+        .unwrap();
+    let answer = ada.send(request).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(answer.text(".form-error").contains("cut off"));
+    assert!(follows(&ada).await.is_empty());
+}

@@ -277,6 +277,8 @@ impl Client {
             .post("/signup", &[("email", &email), ("handle", handle), ("display_name", handle), ("password", PASSWORD)])
             .await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "sign-up of {handle} failed: {}", page.text(".field-error"));
+        // Logging in draws a new CSRF secret: the next form needs a token from a new page.
+        self.csrf = None;
         sqlx::query_scalar("select id from members where handle = $1")
             .bind(handle)
             .fetch_one(&self.pool)
@@ -285,7 +287,11 @@ impl Client {
     }
 
     pub async fn log_in(&mut self, account: &str, password: &str) -> Page {
-        self.post("/login", &[("account", account), ("password", password)]).await
+        let page = self.post("/login", &[("account", account), ("password", password)]).await;
+        if page.status == StatusCode::SEE_OTHER {
+            self.csrf = None;
+        }
+        page
     }
 
     /// Logs out; the next form needs a fresh token, as the old session (and its token) is gone.
