@@ -17,7 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, StatusCode};
-use axum::middleware::from_fn;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 use sqlx::PgPool;
 use tower_http::compression::CompressionLayer;
@@ -60,6 +60,7 @@ pub fn app(state: AppState) -> Router {
 /// Wraps routes in every layer Cuppa serves with. Separate from `app` so that tests can put
 /// probe routes behind exactly the same sessions, CSRF checks and error pages.
 pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let secure_cookies = state.secure_cookies;
     let request_id = HeaderName::from_static("x-request-id");
     let sessions = SessionManagerLayer::new(PgSessionStore::new(state.pool.clone()))
         .with_name("cuppa_session")
@@ -77,7 +78,7 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(from_fn(web::errors::render_error_pages))
-        .layer(from_fn(web::headers::security_headers))
+        .layer(from_fn_with_state(secure_cookies, web::headers::security_headers))
         .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(

@@ -317,8 +317,11 @@ async fn the_session_cookie_is_http_only_lax_and_secure_when_configured() {
 
     let router = cuppa::app(AppState { pool: plain.pool.clone(), secure_cookies: true });
     let mut https = Client::with_router(plain.pool.clone(), router);
-    let cookie = https.get("/login").await.headers["set-cookie"].to_str().unwrap().to_owned();
+    let page = https.get("/login").await;
+    let cookie = page.headers["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    assert_eq!(page.headers["strict-transport-security"], "max-age=31536000");
+    assert!(!client.get("/login").await.headers.contains_key("strict-transport-security"), "no HSTS over http");
 }
 
 #[tokio::test]
