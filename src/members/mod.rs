@@ -47,6 +47,8 @@ struct WelcomePage {
     profile: Profile,
     window_count: usize,
     never_met: Vec<NeverMet>,
+    /// The member has more connections than are ranked: the list draws from the recent ones.
+    never_met_from_recent: bool,
     claims: Vec<ClaimForMe>,
     following: i64,
     met: i64,
@@ -63,10 +65,17 @@ fn natural_list(items: &[String]) -> String {
 
 /// People shown in the home page's "never met" list.
 const NEVER_MET_SHOWN: i64 = 12;
+/// Connections ranked for that list, and shown first in the directory: the most recent ones,
+/// which is all of them for nearly everyone (see `list_never_met`).
+pub const NEVER_MET_POOL: i64 = 300;
 
 impl WelcomePage {
     fn never_met_total(&self) -> i64 {
         self.never_met.first().map_or(0, |p| p.total)
+    }
+
+    fn pool(&self) -> i64 {
+        NEVER_MET_POOL
     }
 
     /// Why this person is worth a coffee, in plain words.
@@ -112,10 +121,13 @@ async fn show_home(
     };
     let profile = store::get_profile(&state.pool, member.id).await?;
     let window_count = store::list_windows(&state.pool, member.id).await?.len();
-    let never_met = social::store::list_never_met(&state.pool, member.id, NEVER_MET_SHOWN).await?;
+    let recent = social::store::list_recent_connections(&state.pool, member.id, NEVER_MET_POOL).await?;
+    let never_met_from_recent = recent.len() as i64 >= NEVER_MET_POOL;
+    let never_met = social::store::list_never_met(&state.pool, member.id, &recent, NEVER_MET_SHOWN).await?;
     let claims = social::store::list_claims_for(&state.pool, member.id).await?;
     let (following, met) = social::store::get_met_figures(&state.pool, member.id).await?;
-    Ok(WelcomePage { layout, profile, window_count, never_met, claims, following, met }.into_response())
+    Ok(WelcomePage { layout, profile, window_count, never_met, never_met_from_recent, claims, following, met }
+        .into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -392,6 +404,8 @@ struct DirectoryPage {
     others: Vec<DirectoryEntry>,
     page: u32,
     has_more: bool,
+    /// The viewer has more connections than are shown first; the rest are among "everyone".
+    recent_only: bool,
 }
 
 impl DirectoryPage {
@@ -435,17 +449,21 @@ async fn show_directory(
     };
     let page = query.page.unwrap_or(1).clamp(1, 10_000);
     // People you are connected with come first, on the first page; then everyone else by name.
+    // "Connected" is your most recent connections (all of them, unless you have very many),
+    // so that this costs the same for everyone; older ones are listed with everyone else.
+    let recent = social::store::list_recent_connections(&state.pool, viewer.id, NEVER_MET_POOL).await?;
     let connected = if page == 1 {
-        store::list_connected_in_directory(&state.pool, viewer.id, &filter, DIRECTORY_CONNECTED, 0).await?
+        store::list_connected_in_directory(&state.pool, viewer.id, &recent, &filter, DIRECTORY_CONNECTED).await?
     } else {
         Vec::new()
     };
     let offset = i64::from(page - 1) * DIRECTORY_PAGE;
     let mut others =
-        store::list_others_in_directory(&state.pool, viewer.id, &filter, DIRECTORY_PAGE + 1, offset).await?;
+        store::list_others_in_directory(&state.pool, viewer.id, &recent, &filter, DIRECTORY_PAGE + 1, offset).await?;
     let has_more = others.len() as i64 > DIRECTORY_PAGE;
     others.truncate(DIRECTORY_PAGE as usize);
-    Ok(DirectoryPage { layout, query, connected, others, page, has_more })
+    let recent_only = recent.len() as i64 >= NEVER_MET_POOL;
+    Ok(DirectoryPage { layout, query, connected, others, page, has_more, recent_only })
 }
 
 #[cfg(test)]

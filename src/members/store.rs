@@ -241,74 +241,71 @@ pub struct DirectoryEntry {
     pub total: Option<i64>,
 }
 
-/// Connected members matching the filter, by name. Driven from the viewer's follows, so it
-/// costs the viewer's degree, not the size of the community.
+/// The members among `ids` (the viewer's connections) matching the filter, by name, with how
+/// many match in all.
 pub async fn list_connected_in_directory(
     db: impl PgExecutor<'_>,
     viewer: i64,
+    ids: &[i64],
     filter: &DirectoryFilter,
     limit: i64,
-    offset: i64,
 ) -> sqlx::Result<Vec<DirectoryEntry>> {
     sqlx::query_as!(
         DirectoryEntry,
-        r#"with connected as (
-               select followee_id as id from follows where follower_id = $1
-               union
-               select follower_id from follows where followee_id = $1
-           )
-           select m.handle, m.display_name, m.city, m.interests,
+        r#"select m.handle, m.display_name, m.city, m.interests,
                   exists (select from follows where follower_id = $1 and followee_id = m.id) as "i_follow!",
                   exists (select from follows where follower_id = m.id and followee_id = $1) as "follows_me!",
                   count(*) over () as "total?"
-           from connected c
-           join members m on m.id = c.id
-           where m.status = 'active' and m.listed
-             and ($2::text is null or lower(m.display_name) like $2 or lower(m.handle) like $2)
-             and ($3::text is null or lower(m.city) = lower($3))
-             and ($4::text is null or $4 = any (m.interests))
+           from members m
+           where m.id = any ($2)
+             and m.status = 'active' and m.listed
+             and ($3::text is null or lower(m.display_name) like $3 or lower(m.handle) like $3)
+             and ($4::text is null or lower(m.city) = lower($4))
+             and ($5::text is null or $5 = any (m.interests))
              and not exists (select from blocks b
                              where (b.blocker_id = $1 and b.blocked_id = m.id)
                                 or (b.blocker_id = m.id and b.blocked_id = $1))
            order by lower(m.display_name), m.id
-           limit $5 offset $6"#,
+           limit $6"#,
         viewer,
+        ids,
         filter.pattern,
         filter.city,
         filter.interest,
-        limit,
-        offset
+        limit
     )
     .fetch_all(db)
     .await
 }
 
-/// Everyone else matching the filter, by name: walks the `members_directory` index in order
-/// and stops after a page.
+/// Everyone else matching the filter (not the viewer, not among `shown`), by name: walks the
+/// `members_directory` index in order and stops after a page.
 pub async fn list_others_in_directory(
     db: impl PgExecutor<'_>,
     viewer: i64,
+    shown: &[i64],
     filter: &DirectoryFilter,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<DirectoryEntry>> {
     sqlx::query_as!(
         DirectoryEntry,
-        r#"select m.handle, m.display_name, m.city, m.interests, false as "i_follow!", false as "follows_me!",
+        r#"select m.handle, m.display_name, m.city, m.interests,
+                  exists (select from follows where follower_id = $1 and followee_id = m.id) as "i_follow!",
+                  exists (select from follows where follower_id = m.id and followee_id = $1) as "follows_me!",
                   null::bigint as "total?"
            from members m
-           where m.status = 'active' and m.listed and m.id <> $1
-             and ($2::text is null or lower(m.display_name) like $2 or lower(m.handle) like $2)
-             and ($3::text is null or lower(m.city) = lower($3))
-             and ($4::text is null or $4 = any (m.interests))
-             and not exists (select from follows where follower_id = $1 and followee_id = m.id)
-             and not exists (select from follows where follower_id = m.id and followee_id = $1)
+           where m.status = 'active' and m.listed and m.id <> $1 and m.id <> all ($2)
+             and ($3::text is null or lower(m.display_name) like $3 or lower(m.handle) like $3)
+             and ($4::text is null or lower(m.city) = lower($4))
+             and ($5::text is null or $5 = any (m.interests))
              and not exists (select from blocks b
                              where (b.blocker_id = $1 and b.blocked_id = m.id)
                                 or (b.blocker_id = m.id and b.blocked_id = $1))
            order by lower(m.display_name), m.id
-           limit $5 offset $6"#,
+           limit $6 offset $7"#,
         viewer,
+        shown,
         filter.pattern,
         filter.city,
         filter.interest,

@@ -378,39 +378,45 @@ pub struct NeverMet {
     pub total: i64,
 }
 
-/// The people `member` follows or is followed by, active, not met, not in a block with them:
-/// most promising first (mutual follows, then the same city, then most shared interests).
-pub async fn list_never_met(db: impl PgExecutor<'_>, member: i64, limit: i64) -> sqlx::Result<Vec<NeverMet>> {
+/// Of `connections` (ids of the members `member` follows or is followed by), those active,
+/// not met and not in a block with them: most promising first (mutual follows, then the same
+/// city, then most shared interests).
+///
+/// Ranking reads every candidate's member row, so the cost follows the number of connections
+/// passed in: callers pass [`list_recent_connections`], which is every connection for all but
+/// the most connected members. Measured at 100,000 members: 95-137 ms for a member with 7,691
+/// connections ranked whole; 9 ms for their 300 most recent; 0.5-2.5 ms typically.
+pub async fn list_never_met(
+    db: impl PgExecutor<'_>,
+    member: i64,
+    connections: &[i64],
+    limit: i64,
+) -> sqlx::Result<Vec<NeverMet>> {
     sqlx::query_as!(
         NeverMet,
         r#"with me as (
                select city, interests from members where id = $1
-           ), connected as (
-               -- Each connection once, mutual when there are edges both ways.
-               select id, bool_or(outgoing) and bool_or(not outgoing) as mutual
-               from (select followee_id as id, true as outgoing from follows where follower_id = $1
-                     union all
-                     select follower_id, false from follows where followee_id = $1) as edges
-               group by id
            ), ranked as (
-               select m.handle, m.display_name, m.city, m.id, m.interests, c.mutual,
+               select m.handle, m.display_name, m.city, m.id, m.interests,
+                      exists (select from follows where follower_id = $1 and followee_id = m.id)
+                          and exists (select from follows where follower_id = m.id and followee_id = $1) as mutual,
                       (m.city <> '' and m.city = me.city) as same_city,
                       (select count(*) from unnest(m.interests) as i where i = any (me.interests)) as shared,
                       count(*) over () as total
-               from connected c
-               join members m on m.id = c.id
+               from members m
                cross join me
-               where m.status = 'active'
+               where m.id = any ($2)
+                 and m.status = 'active'
                  and not exists (select from met_pairs p
                                  where p.a_id = least($1::bigint, m.id) and p.b_id = greatest($1::bigint, m.id))
                  and not exists (select from blocks b
                                  where (b.blocker_id = $1 and b.blocked_id = m.id)
                                     or (b.blocker_id = m.id and b.blocked_id = $1))
                order by mutual desc, same_city desc, shared desc, lower(m.display_name), m.id
-               limit $2
+               limit $3
            )
            -- The shared interests by name only for the rows shown: naming them for every
-           -- connection of a popular member cost more than the rest of the query.
+           -- candidate cost more than the rest of the query.
            select r.handle, r.display_name, r.city, r.mutual as "mutual!", r.same_city as "same_city!",
                   array(select unnest(r.interests) intersect select unnest(me.interests) order by 1) as "shared_interests!",
                   r.total as "total!"
@@ -418,7 +424,27 @@ pub async fn list_never_met(db: impl PgExecutor<'_>, member: i64, limit: i64) ->
            cross join me
            order by r.mutual desc, r.same_city desc, r.shared desc, lower(r.display_name), r.id"#,
         member,
+        connections,
         limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The `pool` members `member` connected with most recently (a follow either way), newest
+/// first: every connection, for all but the most connected members.
+pub async fn list_recent_connections(db: impl PgExecutor<'_>, member: i64, pool: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar!(
+        r#"with recent as (
+               (select followee_id as id, created_at from follows where follower_id = $1
+                order by created_at desc limit $2)
+               union all
+               (select follower_id, created_at from follows where followee_id = $1
+                order by created_at desc limit $2)
+           )
+           select id as "id!" from recent group by id order by max(created_at) desc, id limit $2"#,
+        member,
+        pool
     )
     .fetch_all(db)
     .await

@@ -304,7 +304,12 @@ async fn the_never_met_list_matches_a_direct_computation_on_a_seeded_graph() {
                 expected.insert(members.iter().find(|(m, _)| *m == other).unwrap().1.clone());
             }
         }
-        let listed = cuppa::social::store::list_never_met(&client.pool, *id, 100_000).await.unwrap();
+        let connections =
+            cuppa::social::store::list_recent_connections(&client.pool, *id, cuppa::members::NEVER_MET_POOL)
+                .await
+                .unwrap();
+        assert!((connections.len() as i64) < cuppa::members::NEVER_MET_POOL, "every connection is ranked here");
+        let listed = cuppa::social::store::list_never_met(&client.pool, *id, &connections, 100_000).await.unwrap();
         let got: BTreeSet<String> = listed.iter().map(|p| p.handle.clone()).collect();
         assert_eq!(got, expected, "member {id}");
         assert!(listed.iter().all(|p| p.total == expected.len() as i64));
@@ -560,4 +565,69 @@ async fn a_cut_off_upload_is_refused_not_read_as_a_shorter_file() {
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(answer.text(".form-error").contains("cut off"));
     assert!(follows(&ada).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_most_connected_members_never_met_list_draws_from_their_most_recent_connections() {
+    use cuppa::social::store::{list_never_met, list_recent_connections};
+    use std::collections::BTreeSet;
+    let mut me = Client::new().await;
+    let my_id = me.sign_up("busy_bee").await;
+    for i in 0..5 {
+        let mut other = me.another();
+        other.sign_up(&format!("friend{i}")).await;
+        other.post("/m/busy_bee/follow", &[]).await;
+    }
+    // The latest connection is one the member made: both sides of the graph count.
+    me.post("/m/friend0/follow", &[]).await;
+
+    let all = list_recent_connections(&me.pool, my_id, 300).await.unwrap();
+    assert_eq!(all.len(), 5);
+    let whole = list_never_met(&me.pool, my_id, &all, 10).await.unwrap();
+    assert_eq!(whole.len(), 5);
+    assert!(whole.iter().all(|p| p.total == 5));
+
+    let latest = list_recent_connections(&me.pool, my_id, 3).await.unwrap();
+    let recent = list_never_met(&me.pool, my_id, &latest, 10).await.unwrap();
+    let handles: BTreeSet<String> = recent.iter().map(|p| p.handle.clone()).collect();
+    assert_eq!(handles, ["friend0", "friend3", "friend4"].map(String::from).into());
+    assert!(recent.iter().all(|p| p.total == 3));
+    assert_eq!(recent[0].handle, "friend0", "still ranked: the mutual follow first");
+}
+
+#[tokio::test]
+async fn a_member_with_very_many_connections_sees_the_recent_ones_first_and_loses_none() {
+    let client = Client::new().await;
+    cuppa::seed::run(&client.pool, 400, 5, false).await.unwrap();
+    // Everyone follows demo; the member with the highest id most recently.
+    sqlx::query(
+        "insert into follows (follower_id, followee_id, created_at)
+         select m.id, d.id, timestamptz '2026-01-01' + make_interval(mins => m.id::int)
+         from members m, members d where d.handle = 'demo' and m.id <> d.id
+         on conflict (follower_id, followee_id) do update set created_at = excluded.created_at",
+    )
+    .execute(&client.pool)
+    .await
+    .unwrap();
+    let oldest: (String, String) = sqlx::query_as(
+        "select f.handle, f.display_name from follows x join members f on f.id = x.follower_id
+         join members d on d.id = x.followee_id and d.handle = 'demo'
+         where not exists (select from blocks b where d.id in (b.blocker_id, b.blocked_id) and f.id in (b.blocker_id, b.blocked_id))
+         order by x.created_at limit 1",
+    )
+    .fetch_one(&client.pool)
+    .await
+    .unwrap();
+    let mut demo = client.another();
+    demo.log_in(cuppa::seed::DEMO_HANDLE, cuppa::seed::DEMO_PASSWORD).await;
+
+    let home = demo.get("/").await;
+    assert!(home.text("main").contains("Of the 300 people you connected with most recently"), "{}", home.text("main"));
+    let people = demo.get("/people").await;
+    assert_eq!(people.text("#connected-heading"), "People you connected with recently");
+    assert_eq!(people.texts("#connected-heading + .directory li").len(), 60);
+    // The oldest connection is not among the recent ones, but is still found, with its badge.
+    let found = demo.get(&format!("/people?q={}", oldest.0)).await;
+    assert!(found.texts("#others-heading ~ .directory .person strong").contains(&oldest.1), "{}", found.text("main"));
+    assert!(found.text("#others-heading ~ .directory").contains("Follows you"));
 }
