@@ -10,6 +10,7 @@ pub mod members;
 pub mod seed;
 pub mod server;
 pub mod social;
+pub mod venues;
 pub mod web;
 
 use std::time::Duration;
@@ -52,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(members::routes())
         .merge(social::routes())
+        .merge(venues::routes())
         .route("/healthz", get(healthz))
         .route("/static/{name}", get(web::assets::serve_asset));
     with_layers(routes, state)

@@ -88,6 +88,21 @@ const LAST_NAMES: [&str; 40] = [
     "Novak",
 ];
 
+/// Venue names and streets for the seed: a few approved places in every city.
+const VENUE_NAMES: [&str; 8] = [
+    "The Daily Grind",
+    "Corner Café",
+    "Library Coffee House",
+    "Bean & Leaf",
+    "The Reading Room",
+    "Harbour Espresso",
+    "Museum Café",
+    "Market Hall Coffee",
+];
+const STREETS: [&str; 6] = ["Market Street", "Station Road", "Park Lane", "High Street", "Church Lane", "River Walk"];
+/// Approved venues per city in a seeded community.
+const VENUES_PER_CITY: usize = 3;
+
 const INTERESTS: [&str; 30] = [
     "climbing",
     "jazz",
@@ -206,6 +221,7 @@ pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) 
         progress.inc((end - start) as u64);
         start = end;
     }
+    insert_venues(pool, &mut rng).await.context("inserting venues")?;
     let graph = social_graph(&city_of, &mut rng);
     progress.set_length(members as u64 + graph.follows.len() as u64);
     progress.set_message("follows");
@@ -249,6 +265,21 @@ pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) 
     progress.set_message("vacuum");
     sqlx::raw_sql("vacuum analyze").execute(pool).await.context("vacuum analyze after seeding")?;
     progress.finish_with_message("done");
+    Ok(())
+}
+
+/// A few approved venues in every city, with distinct names within a city.
+async fn insert_venues(pool: &PgPool, rng: &mut Xoshiro256PlusPlus) -> anyhow::Result<()> {
+    let (mut names, mut addresses, mut cities, mut zones) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (city, zone) in CITIES {
+        for name in VENUE_NAMES.sample(rng, VENUES_PER_CITY) {
+            names.push((*name).to_owned());
+            addresses.push(format!("{} {}", rng.random_range(1..200), STREETS.choose(rng).expect("streets")));
+            cities.push(city.to_owned());
+            zones.push(zone.to_owned());
+        }
+    }
+    crate::venues::store::insert_seed_venues(pool, &names, &addresses, &cities, &zones).await?;
     Ok(())
 }
 

@@ -178,11 +178,6 @@ async fn show_profile(
     Ok(ProfilePage { layout, profile, is_self, relation, claim, followers, following, addresses })
 }
 
-/// Every IANA zone name chrono-tz knows, for the time zone list.
-fn zone_names() -> impl Iterator<Item = &'static str> {
-    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "members/settings_profile.html")]
 struct ProfileSettingsPage {
@@ -193,7 +188,7 @@ struct ProfileSettingsPage {
 
 impl ProfileSettingsPage {
     fn zones(&self) -> impl Iterator<Item = &'static str> {
-        zone_names()
+        crate::web::forms::zone_names()
     }
 
     fn bio_limit(&self) -> usize {

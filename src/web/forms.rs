@@ -35,6 +35,11 @@ pub fn clean_text(raw: &str, multiline: bool) -> Result<String, &'static str> {
     Ok(text.replace("\r\n", "\n"))
 }
 
+/// Every IANA time zone name chrono-tz knows, for time zone lists.
+pub fn zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+}
+
 /// Percent-encodes a value for a query string (unreserved characters and `/` pass through).
 pub fn encode_query_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

@@ -6,3 +6,4 @@ mod members;
 mod ops;
 mod social;
 mod support;
+mod venues;

@@ -1,0 +1,163 @@
+//! Venues: public places to meet, by city. Members propose them at `/venues/new`; admins
+//! approve or reject them at `/admin/venues`; only approved venues are listed (and, with the
+//! invitations, can be chosen). Writes `venues`.
+
+pub mod model;
+pub mod store;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::auth::{Admin, CurrentMember};
+use crate::error::{AppError, AppResult};
+use crate::web::{FieldErrors, Flash, Layout};
+use model::{Venue, VenueForm, VenueStatus};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/venues", get(list_venues))
+        .route("/venues/new", get(propose_venue_form).post(propose_venue))
+        .route("/admin/venues", get(review_venues))
+        .route("/admin/venues/{id}/approve", post(approve_venue))
+        .route("/admin/venues/{id}/reject", post(reject_venue))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CityQuery {
+    city: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "venues/list.html")]
+struct VenuesPage {
+    layout: Layout,
+    venues: Vec<Venue>,
+    cities: Vec<(String, i64)>,
+    city: Option<String>,
+}
+
+impl VenuesPage {
+    fn city_link(&self, city: &str) -> String {
+        format!("/venues?city={}", crate::web::forms::encode_query_value(city))
+    }
+
+    fn is_current(&self, city: &str) -> bool {
+        self.city.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(city))
+    }
+}
+
+async fn list_venues(
+    State(state): State<AppState>,
+    CurrentMember(_): CurrentMember,
+    Query(query): Query<CityQuery>,
+    layout: Layout,
+) -> AppResult<VenuesPage> {
+    let city = query.city.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty() && !c.contains('\0'));
+    let venues = store::list_approved(&state.pool, city.as_deref()).await?;
+    let cities = store::list_venue_cities(&state.pool).await?;
+    Ok(VenuesPage { layout, venues, cities, city })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "venues/new.html")]
+struct ProposeVenuePage {
+    layout: Layout,
+    form: VenueForm,
+    errors: FieldErrors,
+}
+
+impl ProposeVenuePage {
+    fn zones(&self) -> impl Iterator<Item = &'static str> {
+        crate::web::forms::zone_names()
+    }
+}
+
+async fn propose_venue_form(
+    State(state): State<AppState>,
+    CurrentMember(member): CurrentMember,
+    layout: Layout,
+) -> AppResult<ProposeVenuePage> {
+    // Most proposals are in the member's own city.
+    let profile = crate::members::store::get_profile(&state.pool, member.id).await?;
+    let form = VenueForm { city: profile.city, time_zone: profile.time_zone, ..VenueForm::default() };
+    Ok(ProposeVenuePage { layout, form, errors: FieldErrors::default() })
+}
+
+async fn propose_venue(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    layout: Layout,
+    Form(form): Form<VenueForm>,
+) -> AppResult<Response> {
+    let mut errors = match form.validate() {
+        Ok(venue) => match store::insert_venue(&state.pool, &venue, member.id).await {
+            Ok(_) => {
+                Flash::success(format!("Thank you. An admin will review {} before it can be chosen.", venue.name))
+                    .push(&session)
+                    .await?;
+                return Ok(Redirect::to("/venues").into_response());
+            }
+            Err(sqlx::Error::Database(db)) if db.constraint() == Some("venues_name_city_key") => FieldErrors::default(),
+            Err(other) => return Err(other.into()),
+        },
+        Err(errors) => errors,
+    };
+    if errors.is_empty() {
+        errors.add("name", "This city already lists a place of that name (perhaps waiting for review).");
+    }
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, ProposeVenuePage { layout, form, errors }).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "venues/admin.html")]
+struct ReviewVenuesPage {
+    layout: Layout,
+    pending: Vec<Venue>,
+}
+
+async fn review_venues(State(state): State<AppState>, Admin(_): Admin, layout: Layout) -> AppResult<ReviewVenuesPage> {
+    let pending = store::list_pending(&state.pool).await?;
+    Ok(ReviewVenuesPage { layout, pending })
+}
+
+async fn decide(
+    state: &AppState,
+    session: &Session,
+    admin: i64,
+    id: i64,
+    decision: VenueStatus,
+) -> AppResult<Redirect> {
+    if !store::decide_venue(&state.pool, id, decision, admin).await? {
+        return Err(AppError::Conflict("This proposal has already been decided, or no longer exists.".to_owned()));
+    }
+    let done = if decision == VenueStatus::Approved { "Approved: members can now choose it." } else { "Rejected." };
+    Flash::success(done).push(session).await?;
+    Ok(Redirect::to("/admin/venues"))
+}
+
+async fn approve_venue(
+    State(state): State<AppState>,
+    session: Session,
+    Admin(admin): Admin,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    decide(&state, &session, admin.id, id, VenueStatus::Approved).await
+}
+
+async fn reject_venue(
+    State(state): State<AppState>,
+    session: Session,
+    Admin(admin): Admin,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    decide(&state, &session, admin.id, id, VenueStatus::Rejected).await
+}

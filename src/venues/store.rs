@@ -1,0 +1,110 @@
+//! All SQL for `venues`.
+
+use sqlx::PgExecutor;
+
+use super::model::{NewVenue, Venue, VenueStatus};
+
+/// Records a proposal, pending review. Fails with a unique violation on `venues_name_city_key`
+/// when the city already lists a place of that name.
+pub async fn insert_venue(db: impl PgExecutor<'_>, venue: &NewVenue, proposed_by: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        "insert into venues (name, address, city, time_zone, latitude, longitude, step_free, quiet, notes, proposed_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         returning id",
+        venue.name,
+        venue.address,
+        venue.city,
+        venue.time_zone,
+        venue.latitude,
+        venue.longitude,
+        venue.step_free,
+        venue.quiet,
+        venue.notes,
+        proposed_by
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Approved venues, in one city (any case) or all, by city and name.
+pub async fn list_approved(db: impl PgExecutor<'_>, city: Option<&str>) -> sqlx::Result<Vec<Venue>> {
+    sqlx::query_as!(
+        Venue,
+        r#"select v.id, v.name, v.address, v.city, v.time_zone, v.latitude, v.longitude, v.step_free, v.quiet, v.notes,
+                  m.handle as "proposed_by?"
+           from venues v
+           left join members m on m.id = v.proposed_by
+           where v.status = 'approved' and ($1::text is null or lower(v.city) = lower($1))
+           order by lower(v.city), lower(v.name)
+           limit 500"#,
+        city
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Cities with approved venues, and how many each, for the list's city links.
+pub async fn list_venue_cities(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query!(
+        r#"select min(city) as "city!", count(*) as "venues!"
+           from venues
+           where status = 'approved'
+           group by lower(city)
+           order by lower(min(city))"#
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.city, r.venues)).collect())
+}
+
+/// Proposals waiting for an admin, oldest first.
+pub async fn list_pending(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Venue>> {
+    sqlx::query_as!(
+        Venue,
+        r#"select v.id, v.name, v.address, v.city, v.time_zone, v.latitude, v.longitude, v.step_free, v.quiet, v.notes,
+                  m.handle as "proposed_by?"
+           from venues v
+           left join members m on m.id = v.proposed_by
+           where v.status = 'pending'
+           order by v.created_at, v.id"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Approves or rejects a pending proposal; false when it is not pending (decided already, or
+/// no such venue).
+pub async fn decide_venue(db: impl PgExecutor<'_>, id: i64, decision: VenueStatus, admin: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "update venues set status = $2, decided_by = $3, decided_at = now()
+         where id = $1 and status = 'pending'",
+        id,
+        decision as VenueStatus,
+        admin
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Approved venues made by the seed, in one statement.
+pub async fn insert_seed_venues(
+    db: impl PgExecutor<'_>,
+    names: &[String],
+    addresses: &[String],
+    cities: &[String],
+    time_zones: &[String],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into venues (name, address, city, time_zone, status, decided_at, quiet, step_free)
+         select n, a, c, z, 'approved', timestamptz '2024-01-01 09:00:00+00', length(n) % 2 = 0, length(a) % 3 <> 0
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as v(n, a, c, z)",
+        names,
+        addresses,
+        cities,
+        time_zones
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
