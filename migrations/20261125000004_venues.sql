@@ -32,4 +32,3 @@ create table venues (
 create unique index venues_name_city_key on venues (lower(city), lower(name));
 -- Choosing a venue: the approved ones in a city, by name.
 create index venues_approved_city on venues (lower(city), lower(name)) where status = 'approved';
-create index venues_pending on venues (created_at) where status = 'pending';

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use crate::web::FieldErrors;
-use crate::web::forms::clean_text;
+use crate::web::forms::TextField;
 
 #[derive(sqlx::Type, Clone, Copy, Debug, PartialEq, Eq)]
 #[sqlx(type_name = "member_role", rename_all = "lowercase")]
@@ -148,13 +148,13 @@ pub fn validate_email(raw: &str, errors: &mut FieldErrors) -> String {
 }
 
 pub fn validate_display_name(raw: &str, errors: &mut FieldErrors) -> String {
-    match clean_text(raw, false) {
-        Ok(name) if name.is_empty() => errors.add("display_name", "Tell people what to call you."),
-        Ok(name) if name.chars().count() > 80 => errors.add("display_name", "Keep it to 80 characters."),
-        Ok(name) => return name,
-        Err(message) => errors.add("display_name", message),
-    }
-    raw.to_owned()
+    let field = TextField {
+        name: "display_name",
+        max_chars: 80,
+        multiline: false,
+        required: Some("Tell people what to call you."),
+    };
+    field.check(raw, errors)
 }
 
 /// Interests typed as a comma-separated list, kept as lower-case tags without repeats.
@@ -205,31 +205,10 @@ impl ProfileForm {
     pub fn validate(&self) -> Result<ProfileUpdate, FieldErrors> {
         let mut errors = FieldErrors::default();
         let display_name = validate_display_name(&self.display_name, &mut errors);
-        let bio = match clean_text(&self.bio, true) {
-            Ok(bio) if bio.chars().count() > MAX_BIO_CHARS => {
-                errors.add(
-                    "bio",
-                    format!("Keep your bio to {MAX_BIO_CHARS} characters (it has {}).", bio.chars().count()),
-                );
-                bio
-            }
-            Ok(bio) => bio,
-            Err(message) => {
-                errors.add("bio", message);
-                String::new()
-            }
-        };
-        let city = match clean_text(&self.city, false) {
-            Ok(city) if city.chars().count() > 80 => {
-                errors.add("city", "Keep the city to 80 characters.");
-                city
-            }
-            Ok(city) => city,
-            Err(message) => {
-                errors.add("city", message);
-                String::new()
-            }
-        };
+        let bio = TextField { name: "bio", max_chars: MAX_BIO_CHARS, multiline: true, required: None }
+            .check(&self.bio, &mut errors);
+        let city =
+            TextField { name: "city", max_chars: 80, multiline: false, required: None }.check(&self.city, &mut errors);
         let time_zone = self.time_zone.trim().to_owned();
         if time_zone.parse::<chrono_tz::Tz>().is_err() {
             errors.add("time_zone", "Choose a time zone from the list.");

@@ -61,7 +61,7 @@ async fn list_venues(
     layout: Layout,
 ) -> AppResult<VenuesPage> {
     let city = query.city.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty() && !c.contains('\0'));
-    let venues = store::list_approved(&state.pool, city.as_deref()).await?;
+    let venues = store::list_venues(&state.pool, VenueStatus::Approved, city.as_deref()).await?;
     let cities = store::list_venue_cities(&state.pool).await?;
     Ok(VenuesPage { layout, venues, cities, city })
 }
@@ -125,7 +125,7 @@ struct ReviewVenuesPage {
 }
 
 async fn review_venues(State(state): State<AppState>, Admin(_): Admin, layout: Layout) -> AppResult<ReviewVenuesPage> {
-    let pending = store::list_pending(&state.pool).await?;
+    let pending = store::list_venues(&state.pool, VenueStatus::Pending, None).await?;
     Ok(ReviewVenuesPage { layout, pending })
 }
 

@@ -1,7 +1,7 @@
 //! Venues' types and the rules of the proposal form. Pure: no I/O.
 
 use crate::web::FieldErrors;
-use crate::web::forms::clean_text;
+use crate::web::forms::TextField;
 
 #[derive(sqlx::Type, Clone, Copy, Debug, PartialEq, Eq)]
 #[sqlx(type_name = "venue_status", rename_all = "lowercase")]
@@ -71,24 +71,6 @@ pub struct NewVenue {
     pub notes: String,
 }
 
-fn text(raw: &str, field: &'static str, max: usize, required: &'static str, errors: &mut FieldErrors) -> String {
-    match clean_text(raw, field == "notes") {
-        Ok(value) if value.is_empty() && !required.is_empty() => {
-            errors.add(field, required);
-            value
-        }
-        Ok(value) if value.chars().count() > max => {
-            errors.add(field, format!("Keep it to {max} characters."));
-            value
-        }
-        Ok(value) => value,
-        Err(message) => {
-            errors.add(field, message);
-            String::new()
-        }
-    }
-}
-
 fn coordinate(raw: &str, field: &'static str, limit: f64, errors: &mut FieldErrors) -> Option<f64> {
     let raw = raw.trim();
     if raw.is_empty() {
@@ -106,10 +88,13 @@ fn coordinate(raw: &str, field: &'static str, limit: f64, errors: &mut FieldErro
 impl VenueForm {
     pub fn validate(&self) -> Result<NewVenue, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let name = text(&self.name, "name", 120, "Give the place its name.", &mut errors);
-        let address = text(&self.address, "address", 200, "Give the street address.", &mut errors);
-        let city = text(&self.city, "city", 80, "Say which city it is in.", &mut errors);
-        let notes = text(&self.notes, "notes", 300, "", &mut errors);
+        let required =
+            |name, max_chars, message| TextField { name, max_chars, multiline: false, required: Some(message) };
+        let name = required("name", 120, "Give the place its name.").check(&self.name, &mut errors);
+        let address = required("address", 200, "Give the street address.").check(&self.address, &mut errors);
+        let city = required("city", 80, "Say which city it is in.").check(&self.city, &mut errors);
+        let notes = TextField { name: "notes", max_chars: 300, multiline: true, required: None }
+            .check(&self.notes, &mut errors);
         let time_zone = self.time_zone.trim().to_owned();
         if time_zone.parse::<chrono_tz::Tz>().is_err() {
             errors.add("time_zone", "Choose a time zone from the list.");

@@ -26,17 +26,18 @@ pub async fn insert_venue(db: impl PgExecutor<'_>, venue: &NewVenue, proposed_by
     .await
 }
 
-/// Approved venues, in one city (any case) or all, by city and name.
-pub async fn list_approved(db: impl PgExecutor<'_>, city: Option<&str>) -> sqlx::Result<Vec<Venue>> {
+/// Venues in one state, in one city (any case) or all, by city and name.
+pub async fn list_venues(db: impl PgExecutor<'_>, status: VenueStatus, city: Option<&str>) -> sqlx::Result<Vec<Venue>> {
     sqlx::query_as!(
         Venue,
         r#"select v.id, v.name, v.address, v.city, v.time_zone, v.latitude, v.longitude, v.step_free, v.quiet, v.notes,
                   m.handle as "proposed_by?"
            from venues v
            left join members m on m.id = v.proposed_by
-           where v.status = 'approved' and ($1::text is null or lower(v.city) = lower($1))
+           where v.status = $1 and ($2::text is null or lower(v.city) = lower($2))
            order by lower(v.city), lower(v.name)
            limit 500"#,
+        status as VenueStatus,
         city
     )
     .fetch_all(db)
@@ -55,21 +56,6 @@ pub async fn list_venue_cities(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(Str
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(|r| (r.city, r.venues)).collect())
-}
-
-/// Proposals waiting for an admin, oldest first.
-pub async fn list_pending(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Venue>> {
-    sqlx::query_as!(
-        Venue,
-        r#"select v.id, v.name, v.address, v.city, v.time_zone, v.latitude, v.longitude, v.step_free, v.quiet, v.notes,
-                  m.handle as "proposed_by?"
-           from venues v
-           left join members m on m.id = v.proposed_by
-           where v.status = 'pending'
-           order by v.created_at, v.id"#
-    )
-    .fetch_all(db)
-    .await
 }
 
 /// Approves or rejects a pending proposal; false when it is not pending (decided already, or

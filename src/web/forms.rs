@@ -26,13 +26,47 @@ impl FieldErrors {
 
 /// Trims a text input and refuses what PostgreSQL or a reader would choke on: NUL bytes and
 /// other control characters (newlines and tabs are kept where `multiline` allows them).
-pub fn clean_text(raw: &str, multiline: bool) -> Result<String, &'static str> {
+fn clean_text(raw: &str, multiline: bool) -> Result<String, &'static str> {
     let text = raw.trim();
     let bad = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'));
     if text.chars().any(bad) {
         return Err("Please remove the control characters from this text.");
     }
     Ok(text.replace("\r\n", "\n"))
+}
+
+/// The rules of one free-text field: how long it may be, whether line breaks belong in it,
+/// and what to say when it is left empty (`None` when it may be).
+pub struct TextField {
+    pub name: &'static str,
+    pub max_chars: usize,
+    pub multiline: bool,
+    pub required: Option<&'static str>,
+}
+
+impl TextField {
+    /// The cleaned text; a message beside the field when it breaks a rule.
+    pub fn check(&self, raw: &str, errors: &mut FieldErrors) -> String {
+        match clean_text(raw, self.multiline) {
+            Ok(text) if text.is_empty() => {
+                if let Some(message) = self.required {
+                    errors.add(self.name, message);
+                }
+                text
+            }
+            Ok(text) => {
+                let chars = text.chars().count();
+                if chars > self.max_chars {
+                    errors.add(self.name, format!("Keep it to {} characters (it has {chars}).", self.max_chars));
+                }
+                text
+            }
+            Err(message) => {
+                errors.add(self.name, message);
+                raw.trim().to_owned()
+            }
+        }
+    }
 }
 
 /// Every IANA time zone name chrono-tz knows, for time zone lists.
@@ -63,6 +97,24 @@ mod tests {
         assert!(clean_text("A\0da", false).is_err());
         assert!(clean_text("line\nbreak", false).is_err());
         assert_eq!(clean_text("line\r\nbreak", true), Ok("line\nbreak".to_owned()));
+    }
+
+    #[test]
+    fn text_fields_check_emptiness_length_and_control_characters() {
+        let field = TextField { name: "city", max_chars: 5, multiline: false, required: Some("Say which city.") };
+        let mut errors = FieldErrors::default();
+        assert_eq!(field.check(" Oslo ", &mut errors), "Oslo");
+        assert!(errors.is_empty());
+        field.check("  ", &mut errors);
+        assert_eq!(errors.get("city"), Some("Say which city."));
+        let mut errors = FieldErrors::default();
+        field.check("Lisboa", &mut errors);
+        assert_eq!(errors.get("city"), Some("Keep it to 5 characters (it has 6)."));
+        let optional = TextField { required: None, ..field };
+        let mut errors = FieldErrors::default();
+        assert_eq!(optional.check("", &mut errors), "");
+        optional.check("a\0b", &mut errors);
+        assert!(errors.get("city").is_some());
     }
 
     #[test]

@@ -135,7 +135,9 @@ async fn a_block_removes_follows_both_ways_and_hides_each_from_the_other() {
     assert_eq!(seen_by_cy.texts(".people .person strong").len(), 2);
 
     // The blocked member is never told: nothing on their pages mentions it.
-    assert!(!bob.get("/").await.body.contains("block"));
+    let bobs_home = bob.get("/").await;
+    assert_eq!(bobs_home.status, StatusCode::OK);
+    assert!(!bobs_home.body.to_lowercase().contains("block"));
 
     let blocked = ada.get("/settings/blocked").await;
     assert_eq!(blocked.texts(".people .person strong"), ["bob"]);
