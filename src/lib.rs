@@ -7,6 +7,7 @@ pub mod db;
 pub mod error;
 pub mod jobs;
 pub mod members;
+pub mod notify;
 pub mod seed;
 pub mod server;
 pub mod social;

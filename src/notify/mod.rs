@@ -1,0 +1,5 @@
+//! In-app notifications and the email outbox. Every domain event calls `store::record` on its
+//! own transaction.
+
+pub mod model;
+pub mod store;
