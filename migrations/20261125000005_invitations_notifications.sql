@@ -26,7 +26,8 @@ create table invitations (
     updated_at timestamptz not null default now(),
     constraint invitations_not_self check (inviter_id <> invitee_id),
     constraint invitations_times check (cardinality(proposed_times) between 1 and 3),
-    constraint invitations_accepted_time check ((accepted_time is not null) = (state in ('accepted', 'held'))),
+    -- A cancelled coffee keeps the time it had, for the record.
+    constraint invitations_accepted_time check (accepted_time is not null or state not in ('accepted', 'held')),
     constraint invitations_note_length check (char_length(note) <= 500 and char_length(closing_note) <= 500)
 );
 create trigger invitations_updated_at before update on invitations
