@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod invitations;
 pub mod jobs;
 pub mod members;
 pub mod notify;
@@ -55,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .merge(members::routes())
         .merge(social::routes())
         .merge(venues::routes())
+        .merge(invitations::routes())
         .route("/healthz", get(healthz))
         .route("/static/{name}", get(web::assets::serve_asset));
     with_layers(routes, state)

@@ -72,6 +72,7 @@ pub async fn serve(listener: TcpListener, state: AppState, run_jobs: bool, shutd
     let mut jobs = tokio::task::JoinSet::new();
     if run_jobs {
         jobs.spawn(jobs::prune_auth_rows(state.pool.clone(), shutdown.clone()));
+        jobs.spawn(crate::invitations::jobs::run(state.pool.clone(), shutdown.clone()));
     }
     serve_router(listener, app(state), HEADER_READ_TIMEOUT, shutdown).await?;
     while jobs.join_next().await.is_some() {}

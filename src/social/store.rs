@@ -188,8 +188,9 @@ pub async fn list_follows(
     }
 }
 
-/// Blocks `blocked`, removes the follows between the two and declines any pending "we have
-/// met" claim between them, in the caller's transaction (which holds both graph locks).
+/// Blocks `blocked`, removes the follows between the two, declines any pending "we have met"
+/// claim and quietly cancels any open invitation between them, in the caller's transaction
+/// (which holds both graph locks).
 pub async fn insert_block(conn: &mut PgConnection, blocker: i64, blocked: i64) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into blocks (blocker_id, blocked_id) values ($1, $2) on conflict do nothing",
@@ -215,7 +216,7 @@ pub async fn insert_block(conn: &mut PgConnection, blocker: i64, blocked: i64) -
     )
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    crate::invitations::store::cancel_open_between(conn, blocker, blocked).await
 }
 
 pub async fn delete_block(db: impl PgExecutor<'_>, blocker: i64, blocked: i64) -> sqlx::Result<()> {

@@ -1,0 +1,573 @@
+//! Coffee invitations: sent from a profile, answered, agreed, and closed with "did you meet?".
+//! Every move locks the invitation row, asks `model::State::next` whether it is allowed, and
+//! records the notices in the same transaction. Writes `invitations`, `met_pairs` (two yeses)
+//! and, through `notify`, `notifications` and `outbox`.
+
+pub mod jobs;
+pub mod model;
+pub mod notices;
+pub mod store;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State as AxumState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::auth::{Admin, CurrentMember};
+use crate::error::{AppError, AppResult};
+use crate::members::model::{InvitePolicy, Member, Profile, Status};
+use crate::notify::model::Kind;
+use crate::social::store::MetHow;
+use crate::venues::model::{Venue, VenueStatus};
+use crate::web::{FieldErrors, Flash, Layout};
+use model::{Action, InviteForm, Invitation, MetAnswer, NOTE_FIELD, Refusal, Side, State, TimesForm};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/m/{handle}/invite", get(invite_form).post(send_invitation))
+        .route("/invitations", get(list_invitations))
+        .route("/invitations/{id}", get(show_invitation))
+        .route("/invitations/{id}/accept", post(accept))
+        .route("/invitations/{id}/decline", post(decline))
+        .route("/invitations/{id}/counter", post(counter))
+        .route("/invitations/{id}/cancel", post(cancel))
+        .route("/invitations/{id}/met", post(answer_met))
+        .route("/admin/no-shows", get(list_no_shows))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "invitations/new.html")]
+struct InvitePage {
+    layout: Layout,
+    invitee: Profile,
+    venues: Vec<Venue>,
+    form: InviteForm,
+    errors: FieldErrors,
+}
+
+impl InvitePage {
+    fn is_chosen(&self, venue: &Venue) -> bool {
+        self.form.venue_id == venue.id.to_string()
+    }
+
+    fn note_limit(&self) -> usize {
+        NOTE_FIELD.max_chars
+    }
+}
+
+/// The member `inviter` may invite, with the places they may choose; or why not. A refusal
+/// looks the same whichever check made it, except where saying why helps the inviter.
+async fn invitable(state: &AppState, inviter: &Member, handle: &str) -> AppResult<(Profile, Vec<Venue>)> {
+    let (invitee, relation) = crate::social::find_visible_profile(&state.pool, inviter.id, handle).await?;
+    if invitee.id == inviter.id {
+        return Err(AppError::BadRequest("You cannot invite yourself to coffee.".to_owned()));
+    }
+    let privacy = crate::members::store::get_privacy(&state.pool, invitee.id).await?;
+    match privacy.invite_policy {
+        InvitePolicy::Nobody => return Err(AppError::Forbidden("This member is not taking invitations at the moment.")),
+        InvitePolicy::Following if !relation.follows_me => {
+            return Err(AppError::Forbidden("This member takes invitations only from people they follow."));
+        }
+        _ => {}
+    }
+    if store::open_between(&state.pool, inviter.id, invitee.id).await?.is_some() {
+        return Err(AppError::Conflict(format!(
+            "You already have an open invitation with {}: see /invitations.",
+            invitee.display_name
+        )));
+    }
+    // Approved places in the invitee's city, then in the inviter's when it differs.
+    let mut venues = crate::venues::store::list_venues(&state.pool, VenueStatus::Approved, Some(&invitee.city)).await?;
+    let own_city = crate::members::store::get_profile(&state.pool, inviter.id).await?.city;
+    if !own_city.eq_ignore_ascii_case(&invitee.city) {
+        venues.extend(crate::venues::store::list_venues(&state.pool, VenueStatus::Approved, Some(&own_city)).await?);
+    }
+    Ok((invitee, venues))
+}
+
+async fn invite_form(
+    AxumState(state): AxumState<AppState>,
+    CurrentMember(member): CurrentMember,
+    Path(handle): Path<String>,
+    layout: Layout,
+) -> AppResult<InvitePage> {
+    let (invitee, venues) = invitable(&state, &member, &handle).await?;
+    Ok(InvitePage { layout, invitee, venues, form: InviteForm::default(), errors: FieldErrors::default() })
+}
+
+async fn send_invitation(
+    AxumState(state): AxumState<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    Path(handle): Path<String>,
+    layout: Layout,
+    Form(form): Form<InviteForm>,
+) -> AppResult<Response> {
+    let (invitee, venues) = invitable(&state, &member, &handle).await?;
+    let mut errors = FieldErrors::default();
+    let venue = form.venue_id.trim().parse::<i64>().ok().and_then(|id| venues.iter().find(|v| v.id == id));
+    let times = match venue {
+        Some(venue) => form.times.check(venue.time_zone.parse().unwrap_or(chrono_tz::UTC), Utc::now(), &mut errors),
+        None => {
+            errors.add("venue_id", "Choose one of the places listed.");
+            Vec::new()
+        }
+    };
+    let note = NOTE_FIELD.check(&form.note, &mut errors);
+    let Some(venue) = venue.filter(|_| errors.is_empty()) else {
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, InvitePage { layout, invitee, venues, form, errors }).into_response());
+    };
+
+    let mut tx = state.pool.begin().await?;
+    // The inviter's row lock makes the cap exact; the graph locks (smaller id first, as a
+    // block takes them) keep a block and an invitation from crossing.
+    crate::members::store::lock_member(&mut tx, member.id).await?;
+    for id in [member.id.min(invitee.id), member.id.max(invitee.id)] {
+        crate::social::store::lock_graph_of(&mut tx, id).await?;
+    }
+    if crate::social::store::get_relation(&mut *tx, member.id, invitee.id).await?.blocked_either_way() {
+        return Err(AppError::NotFound);
+    }
+    if !store::may_send_more(&mut tx, member.id).await? {
+        return Err(AppError::Conflict(format!(
+            "You have {} invitations waiting for an answer. Wait for some answers, or cancel one, before sending more.",
+            model::MAX_OPEN_SENT
+        )));
+    }
+    let id = match store::insert_invitation(&mut tx, member.id, invitee.id, venue.id, &times, &note).await {
+        Ok(id) => id,
+        Err(sqlx::Error::Database(db)) if db.constraint() == Some("invitations_one_open_per_pair") => {
+            return Err(AppError::Conflict(format!(
+                "You already have an open invitation with {}: see /invitations.",
+                invitee.display_name
+            )));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let invitation = store::find_invitation(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
+    crate::notify::store::record(&mut tx, invitee.id, &notices::notice(Kind::InvitationReceived, &invitation, Side::Invitee))
+        .await?;
+    tx.commit().await?;
+    Flash::success(format!("Invitation sent. {} will be told.", invitee.display_name)).push(&session).await?;
+    Ok(Redirect::to(&format!("/invitations/{id}")).into_response())
+}
+
+/// The member's invitations, sorted into the page's four lists.
+#[derive(Template, WebTemplate)]
+#[template(path = "invitations/list.html")]
+struct InvitationsPage {
+    layout: Layout,
+    me: i64,
+    received: Vec<Invitation>,
+    sent: Vec<Invitation>,
+    upcoming: Vec<Invitation>,
+    past: Vec<Invitation>,
+}
+
+impl InvitationsPage {
+    fn other_name<'a>(&self, invitation: &'a Invitation) -> &'a str {
+        invitation.side_of(self.me).map_or("", |side| invitation.other(side).1)
+    }
+
+    fn my_turn(&self, invitation: &Invitation) -> bool {
+        invitation.state.to_answer().is_some() && invitation.state.to_answer() == invitation.side_of(self.me)
+    }
+
+    /// A held coffee the member has not yet said whether they met at.
+    fn asks_me(&self, invitation: &Invitation) -> bool {
+        invitation.state == State::Held
+            && invitation.side_of(self.me).is_some_and(|side| invitation.answer_of(side).is_none())
+    }
+}
+
+async fn list_invitations(
+    AxumState(state): AxumState<AppState>,
+    CurrentMember(member): CurrentMember,
+    layout: Layout,
+) -> AppResult<InvitationsPage> {
+    let all = store::list_invitations_of(&state.pool, member.id).await?;
+    let (mut received, mut sent, mut upcoming, mut past) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for invitation in all {
+        match invitation.state {
+            State::Pending | State::Countered if invitation.invitee_id == member.id => received.push(invitation),
+            State::Pending | State::Countered => sent.push(invitation),
+            State::Accepted => upcoming.push(invitation),
+            _ => past.push(invitation),
+        }
+    }
+    upcoming.sort_by_key(|i| i.accepted_time);
+    Ok(InvitationsPage { layout, me: member.id, received, sent, upcoming, past })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "invitations/show.html")]
+struct InvitationPage {
+    layout: Layout,
+    invitation: Invitation,
+    side: Side,
+    counter: TimesForm,
+    errors: FieldErrors,
+}
+
+impl InvitationPage {
+    fn other_name(&self) -> &str {
+        self.invitation.other(self.side).1
+    }
+
+    fn other_handle(&self) -> &str {
+        self.invitation.other(self.side).2
+    }
+
+    fn is_inviter(&self) -> bool {
+        self.side == Side::Inviter
+    }
+
+    fn my_turn(&self) -> bool {
+        self.invitation.state.to_answer() == Some(self.side)
+    }
+
+    fn may_cancel(&self) -> bool {
+        self.invitation.state.next(Action::Cancel, Some(self.side)).is_ok()
+    }
+
+    fn my_answer(&self) -> Option<MetAnswer> {
+        self.invitation.answer_of(self.side)
+    }
+
+    /// Who proposed the times now on the table.
+    fn proposer(&self) -> &str {
+        match self.invitation.state {
+            State::Countered => &self.invitation.invitee_name,
+            _ => &self.invitation.inviter_name,
+        }
+    }
+
+    fn closer(&self) -> &str {
+        match self.invitation.closed_by {
+            Some(id) if id == self.invitation.inviter_id => &self.invitation.inviter_name,
+            Some(_) => &self.invitation.invitee_name,
+            None => "",
+        }
+    }
+
+    fn both_met(&self) -> bool {
+        model::both_met(self.invitation.inviter_answer, self.invitation.invitee_answer)
+    }
+}
+
+/// The invitation, for one of its two people; anyone else is told it does not exist.
+async fn load_for(state: &AppState, member: &Member, id: i64) -> AppResult<(Invitation, Side)> {
+    let invitation = store::find_invitation(&state.pool, id).await?.ok_or(AppError::NotFound)?;
+    let side = invitation.side_of(member.id).ok_or(AppError::NotFound)?;
+    Ok((invitation, side))
+}
+
+async fn show_invitation(
+    AxumState(state): AxumState<AppState>,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+    layout: Layout,
+) -> AppResult<InvitationPage> {
+    let (invitation, side) = load_for(&state, &member, id).await?;
+    let counter = TimesForm::default();
+    Ok(InvitationPage { layout, invitation, side, counter, errors: FieldErrors::default() })
+}
+
+/// A member's move, with what it carries.
+enum Move {
+    Accept(DateTime<Utc>),
+    Decline(String),
+    Counter(Vec<DateTime<Utc>>),
+    Cancel(String),
+}
+
+impl Move {
+    fn action(&self) -> Action {
+        match self {
+            Move::Accept(_) => Action::Accept,
+            Move::Decline(_) => Action::Decline,
+            Move::Counter(_) => Action::Counter,
+            Move::Cancel(_) => Action::Cancel,
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Move::Accept(_) => Kind::InvitationAccepted,
+            Move::Decline(_) => Kind::InvitationDeclined,
+            Move::Counter(_) => Kind::InvitationCountered,
+            Move::Cancel(_) => Kind::InvitationCancelled,
+        }
+    }
+
+    fn done(&self) -> &'static str {
+        match self {
+            Move::Accept(_) => "Coffee agreed. It is in your upcoming coffees.",
+            Move::Decline(_) => "Invitation declined.",
+            Move::Counter(_) => "Your times are proposed. The choice is theirs now.",
+            Move::Cancel(_) => "Cancelled. They will be told.",
+        }
+    }
+}
+
+fn refused(refusal: Refusal) -> AppError {
+    match refusal {
+        Refusal::NotYours => AppError::Forbidden("That is not yours to do on this invitation."),
+        Refusal::NotNow => AppError::Conflict("This invitation cannot do that any more.".to_owned()),
+    }
+}
+
+/// Applies `mv` by `member`, who saw the invitation in state `seen`: locks the row, checks the
+/// move against the state machine, writes it and tells the other side, all in one transaction.
+/// A stranger gets 403; a page that is out of date (the state moved since) gets 409.
+async fn apply_move(state: &AppState, member: &Member, id: i64, seen: State, mv: Move) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let invitation = store::lock_invitation(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let side = invitation.side_of(member.id).ok_or(AppError::Forbidden("This invitation is not yours."))?;
+    if invitation.state != seen {
+        return Err(AppError::Conflict(format!(
+            "This invitation changed while you were looking at it: it is now “{}”. Reload it to see.",
+            invitation.state.label()
+        )));
+    }
+    let next = invitation.state.next(mv.action(), Some(side)).map_err(refused)?;
+    let (other_id, other_name, _) = invitation.other(side);
+    let other_suspended = match side {
+        Side::Inviter => invitation.invitee_status,
+        Side::Invitee => invitation.inviter_status,
+    } == Status::Suspended;
+    if other_suspended && matches!(mv, Move::Accept(_) | Move::Counter(_)) {
+        return Err(AppError::Conflict(format!("{other_name}'s account is suspended, so this coffee cannot go ahead.")));
+    }
+    let mut proposed = invitation.proposed_times.clone();
+    let mut accepted = invitation.accepted_time;
+    let mut closing_note = String::new();
+    let mut closed_by = None;
+    match &mv {
+        Move::Accept(time) => {
+            if !invitation.proposed_times.contains(time) {
+                return Err(AppError::BadRequest("Choose one of the proposed times.".to_owned()));
+            }
+            if *time <= Utc::now() {
+                return Err(AppError::Conflict("That time has passed. Propose other times instead.".to_owned()));
+            }
+            accepted = Some(*time);
+        }
+        Move::Counter(times) => proposed = times.clone(),
+        Move::Decline(note) | Move::Cancel(note) => {
+            closing_note = note.clone();
+            closed_by = Some(member.id);
+        }
+    }
+    let change = store::Change {
+        state: next,
+        proposed_times: &proposed,
+        accepted_time: accepted,
+        closing_note: &closing_note,
+        closed_by,
+    };
+    store::update_invitation(&mut tx, id, &change).await?;
+    let moved = Invitation {
+        state: next,
+        proposed_times: proposed.clone(),
+        accepted_time: accepted,
+        closing_note: closing_note.clone(),
+        closed_by,
+        ..invitation.clone()
+    };
+    let other_side = if side == Side::Inviter { Side::Invitee } else { Side::Inviter };
+    crate::notify::store::record(&mut tx, other_id, &notices::notice(mv.kind(), &moved, other_side)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every answer form carries the state its page showed.
+#[derive(Debug, Deserialize)]
+struct SeenForm {
+    #[serde(default)]
+    seen: String,
+}
+
+fn seen_state(raw: &str) -> AppResult<State> {
+    State::from_value(raw).ok_or_else(|| AppError::BadRequest("The form is missing the invitation's state.".to_owned()))
+}
+
+async fn finish(session: &Session, id: i64, done: &'static str) -> AppResult<Redirect> {
+    Flash::success(done).push(session).await?;
+    Ok(Redirect::to(&format!("/invitations/{id}")))
+}
+
+#[derive(Debug, Deserialize)]
+struct AcceptForm {
+    #[serde(flatten)]
+    seen: SeenForm,
+    #[serde(default)]
+    time: String,
+}
+
+async fn accept(
+    AxumState(state): AxumState<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+    Form(form): Form<AcceptForm>,
+) -> AppResult<Redirect> {
+    let seen = seen_state(&form.seen.seen)?;
+    let time = form
+        .time
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|secs| DateTime::from_timestamp(secs, 0))
+        .ok_or_else(|| AppError::BadRequest("Choose one of the proposed times.".to_owned()))?;
+    apply_move(&state, &member, id, seen, Move::Accept(time)).await?;
+    finish(&session, id, Move::Accept(time).done()).await
+}
+
+#[derive(Debug, Deserialize)]
+struct NoteForm {
+    #[serde(flatten)]
+    seen: SeenForm,
+    #[serde(default)]
+    note: String,
+}
+
+impl NoteForm {
+    fn note(&self) -> AppResult<String> {
+        let mut errors = FieldErrors::default();
+        let note = NOTE_FIELD.check(&self.note, &mut errors);
+        match errors.get("note") {
+            Some(message) => Err(AppError::BadRequest(format!("Note: {message}"))),
+            None => Ok(note),
+        }
+    }
+}
+
+async fn decline(
+    AxumState(state): AxumState<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+    Form(form): Form<NoteForm>,
+) -> AppResult<Redirect> {
+    let mv = Move::Decline(form.note()?);
+    let done = mv.done();
+    apply_move(&state, &member, id, seen_state(&form.seen.seen)?, mv).await?;
+    finish(&session, id, done).await
+}
+
+async fn cancel(
+    AxumState(state): AxumState<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+    Form(form): Form<NoteForm>,
+) -> AppResult<Redirect> {
+    let mv = Move::Cancel(form.note()?);
+    let done = mv.done();
+    apply_move(&state, &member, id, seen_state(&form.seen.seen)?, mv).await?;
+    finish(&session, id, done).await
+}
+
+#[derive(Debug, Deserialize)]
+struct CounterForm {
+    #[serde(flatten)]
+    seen: SeenForm,
+    #[serde(flatten)]
+    times: TimesForm,
+}
+
+async fn counter(
+    AxumState(state): AxumState<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+    layout: Layout,
+    Form(form): Form<CounterForm>,
+) -> AppResult<Response> {
+    let seen = seen_state(&form.seen.seen)?;
+    let (invitation, side) = load_for(&state, &member, id).await.map_err(|err| match err {
+        AppError::NotFound => AppError::Forbidden("This invitation is not yours."),
+        other => other,
+    })?;
+    let mut errors = FieldErrors::default();
+    let times = form.times.check(invitation.zone(), Utc::now(), &mut errors);
+    if !errors.is_empty() {
+        let page = InvitationPage { layout, invitation, side, counter: form.times, errors };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let mv = Move::Counter(times);
+    let done = mv.done();
+    apply_move(&state, &member, id, seen, mv).await?;
+    Ok(finish(&session, id, done).await?.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct MetForm {
+    #[serde(default)]
+    answer: String,
+}
+
+/// "Did you meet?" after a held coffee: each side answers once. Two yeses record the pair as
+/// met; "they didn't come" stays between the member and the admins.
+async fn answer_met(
+    AxumState(state): AxumState<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+    Form(form): Form<MetForm>,
+) -> AppResult<Redirect> {
+    let answer = MetAnswer::from_value(&form.answer)
+        .ok_or_else(|| AppError::BadRequest("Say whether you met or they didn't come.".to_owned()))?;
+    let mut tx = state.pool.begin().await?;
+    let invitation = store::lock_invitation(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let side = invitation.side_of(member.id).ok_or(AppError::Forbidden("This invitation is not yours."))?;
+    if invitation.state != State::Held {
+        return Err(AppError::Conflict("You can say whether you met once the coffee's time has passed.".to_owned()));
+    }
+    if invitation.answer_of(side).is_some() {
+        return Err(AppError::Conflict("You have already answered for this coffee.".to_owned()));
+    }
+    store::update_met_answer(&mut tx, id, side == Side::Inviter, answer).await?;
+    let answered = match side {
+        Side::Inviter => Invitation { inviter_answer: Some(answer), ..invitation },
+        Side::Invitee => Invitation { invitee_answer: Some(answer), ..invitation },
+    };
+    let message = if model::both_met(answered.inviter_answer, answered.invitee_answer) {
+        crate::social::store::insert_met_pair(&mut *tx, answered.inviter_id, answered.invitee_id, MetHow::Coffee).await?;
+        for (to, to_side) in [(answered.inviter_id, Side::Inviter), (answered.invitee_id, Side::Invitee)] {
+            crate::notify::store::record(&mut tx, to, &notices::notice(Kind::MetConfirmed, &answered, to_side)).await?;
+        }
+        "You both say you met. It is on your profile now."
+    } else if answer == MetAnswer::NoShow {
+        "Thank you for telling us. Only you and the admins can see this."
+    } else {
+        "Thank you. When they say so too, you are recorded as having met."
+    };
+    tx.commit().await?;
+    Flash::success(message).push(&session).await?;
+    Ok(Redirect::to(&format!("/invitations/{id}")))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "invitations/no_shows.html")]
+struct NoShowsPage {
+    layout: Layout,
+    no_shows: Vec<store::NoShow>,
+}
+
+async fn list_no_shows(
+    AxumState(state): AxumState<AppState>,
+    Admin(_): Admin,
+    layout: Layout,
+) -> AppResult<NoShowsPage> {
+    let no_shows = store::list_no_shows(&state.pool).await?;
+    Ok(NoShowsPage { layout, no_shows })
+}

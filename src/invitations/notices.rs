@@ -1,0 +1,100 @@
+//! What each side is told when an invitation moves. Pure: the caller records the notices on
+//! the transaction of the move.
+
+use super::model::{Invitation, Side, local_label};
+use crate::notify::model::{Kind, Notice};
+
+/// The notice for the member on `to` side about `kind`, which `actor` caused (the other side,
+/// for members' moves; the notices of the background jobs are not about anyone's act).
+pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
+    let (_, other, _) = invitation.other(to);
+    let venue = &invitation.venue_name;
+    let text = match kind {
+        Kind::InvitationReceived => format!("{other} invites you to coffee at {venue}"),
+        Kind::InvitationCountered => format!("{other} proposed other times for coffee at {venue}"),
+        Kind::InvitationAccepted => {
+            format!("Coffee with {other} is agreed: {venue}, {}", invitation.when().unwrap_or_default())
+        }
+        Kind::InvitationDeclined => format!("{other} declined coffee at {venue}"),
+        Kind::InvitationCancelled => format!("{other} cancelled coffee at {venue}"),
+        Kind::InvitationExpired => format!("The invitation for coffee with {other} at {venue} expired unanswered"),
+        Kind::DidYouMeet => format!("Did you meet {other} at {venue}?"),
+        Kind::MetConfirmed => format!("You and {other} both say you met. That follow now has a face."),
+    };
+    let mut body = vec![text.clone(), String::new()];
+    body.push(format!("Where: {venue}, {}, {}", invitation.venue_address, invitation.venue_city));
+    match kind {
+        Kind::InvitationReceived | Kind::InvitationCountered => {
+            body.push("Proposed times:".to_owned());
+            let zone = invitation.zone();
+            body.extend(invitation.proposed_times.iter().map(|t| format!("  - {}", local_label(*t, zone))));
+        }
+        _ => {
+            if let Some(when) = invitation.when() {
+                body.push(format!("When: {when}"));
+            }
+        }
+    }
+    let said = match kind {
+        Kind::InvitationReceived => &invitation.note,
+        Kind::InvitationDeclined | Kind::InvitationCancelled => &invitation.closing_note,
+        _ => "",
+    };
+    if !said.is_empty() {
+        body.push(String::new());
+        body.push(format!("{other} wrote: {said}"));
+    }
+    Notice { kind, text, body: body.join("\n"), link: format!("/invitations/{}", invitation.id) }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::invitations::model::State;
+    use crate::members::model::Status;
+
+    fn invitation() -> Invitation {
+        Invitation {
+            id: 7,
+            state: State::Pending,
+            inviter_id: 1,
+            inviter_handle: "ada".into(),
+            inviter_name: "Ada".into(),
+            inviter_status: Status::Active,
+            invitee_id: 2,
+            invitee_handle: "grace".into(),
+            invitee_name: "Grace".into(),
+            invitee_status: Status::Active,
+            venue_id: 3,
+            venue_name: "Café Lumen".into(),
+            venue_address: "12 Market Street".into(),
+            venue_city: "London".into(),
+            venue_zone: "Europe/London".into(),
+            proposed_times: vec![Utc.with_ymd_and_hms(2026, 7, 1, 9, 30, 0).unwrap()],
+            accepted_time: None,
+            note: "Shall we?".into(),
+            closing_note: String::new(),
+            closed_by: None,
+            inviter_answer: None,
+            invitee_answer: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn each_side_hears_of_the_other() {
+        let received = notice(Kind::InvitationReceived, &invitation(), Side::Invitee);
+        assert_eq!(received.text, "Ada invites you to coffee at Café Lumen");
+        assert!(received.body.contains("Wed 1 Jul 2026, 10:30 (BST)"), "{}", received.body);
+        assert!(received.body.contains("Ada wrote: Shall we?"));
+        assert_eq!(received.link, "/invitations/7");
+
+        let accepted = Invitation { accepted_time: Some(invitation().proposed_times[0]), ..invitation() };
+        let told = notice(Kind::InvitationAccepted, &accepted, Side::Inviter);
+        assert_eq!(told.text, "Coffee with Grace is agreed: Café Lumen, Wed 1 Jul 2026, 10:30 (BST)");
+        assert!(!told.body.contains("Shall we?"));
+    }
+}
