@@ -27,7 +27,7 @@ use crate::notify::model::Kind;
 use crate::social::store::MetHow;
 use crate::venues::model::{Venue, VenueStatus};
 use crate::web::{FieldErrors, Flash, Layout};
-use model::{Action, InviteForm, Invitation, MetAnswer, NOTE_FIELD, Refusal, Side, State, TimesForm};
+use model::{Action, Invitation, InviteForm, MetAnswer, NOTE_FIELD, Refusal, Side, State, TimesForm};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -71,7 +71,9 @@ async fn invitable(state: &AppState, inviter: &Member, handle: &str) -> AppResul
     }
     let privacy = crate::members::store::get_privacy(&state.pool, invitee.id).await?;
     match privacy.invite_policy {
-        InvitePolicy::Nobody => return Err(AppError::Forbidden("This member is not taking invitations at the moment.")),
+        InvitePolicy::Nobody => {
+            return Err(AppError::Forbidden("This member is not taking invitations at the moment."));
+        }
         InvitePolicy::Following if !relation.follows_me => {
             return Err(AppError::Forbidden("This member takes invitations only from people they follow."));
         }
@@ -122,7 +124,9 @@ async fn send_invitation(
     };
     let note = NOTE_FIELD.check(&form.note, &mut errors);
     let Some(venue) = venue.filter(|_| errors.is_empty()) else {
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, InvitePage { layout, invitee, venues, form, errors }).into_response());
+        return Ok(
+            (StatusCode::UNPROCESSABLE_ENTITY, InvitePage { layout, invitee, venues, form, errors }).into_response()
+        );
     };
 
     let mut tx = state.pool.begin().await?;
@@ -152,8 +156,12 @@ async fn send_invitation(
         Err(other) => return Err(other.into()),
     };
     let invitation = store::find_invitation(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
-    crate::notify::store::record(&mut tx, invitee.id, &notices::notice(Kind::InvitationReceived, &invitation, Side::Invitee))
-        .await?;
+    crate::notify::store::record(
+        &mut tx,
+        invitee.id,
+        &notices::notice(Kind::InvitationReceived, &invitation, Side::Invitee),
+    )
+    .await?;
     tx.commit().await?;
     Flash::success(format!("Invitation sent. {} will be told.", invitee.display_name)).push(&session).await?;
     Ok(Redirect::to(&format!("/invitations/{id}")).into_response())
@@ -344,7 +352,9 @@ async fn apply_move(state: &AppState, member: &Member, id: i64, seen: State, mv:
         Side::Invitee => invitation.inviter_status,
     } == Status::Suspended;
     if other_suspended && matches!(mv, Move::Accept(_) | Move::Counter(_)) {
-        return Err(AppError::Conflict(format!("{other_name}'s account is suspended, so this coffee cannot go ahead.")));
+        return Err(AppError::Conflict(format!(
+            "{other_name}'s account is suspended, so this coffee cannot go ahead."
+        )));
     }
     let mut proposed = invitation.proposed_times.clone();
     let mut accepted = invitation.accepted_time;
@@ -541,7 +551,8 @@ async fn answer_met(
         Side::Invitee => Invitation { invitee_answer: Some(answer), ..invitation },
     };
     let message = if model::both_met(answered.inviter_answer, answered.invitee_answer) {
-        crate::social::store::insert_met_pair(&mut *tx, answered.inviter_id, answered.invitee_id, MetHow::Coffee).await?;
+        crate::social::store::insert_met_pair(&mut *tx, answered.inviter_id, answered.invitee_id, MetHow::Coffee)
+            .await?;
         for (to, to_side) in [(answered.inviter_id, Side::Inviter), (answered.invitee_id, Side::Invitee)] {
             crate::notify::store::record(&mut tx, to, &notices::notice(Kind::MetConfirmed, &answered, to_side)).await?;
         }

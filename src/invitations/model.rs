@@ -61,7 +61,6 @@ pub struct Invitation {
     pub updated_at: DateTime<Utc>,
 }
 
-
 impl Invitation {
     /// Which side `member` is on, if either.
     pub fn side_of(&self, member: i64) -> Option<Side> {
@@ -385,7 +384,11 @@ mod tests {
         for state in State::ALL {
             for action in [Accept, Decline, Counter, Cancel, Expire, Hold] {
                 for actor in PEOPLE {
-                    assert_eq!(state.next(action, actor), expected(state, action, actor), "{state:?} {action:?} {actor:?}");
+                    assert_eq!(
+                        state.next(action, actor),
+                        expected(state, action, actor),
+                        "{state:?} {action:?} {actor:?}"
+                    );
                     checked += 1;
                 }
             }
@@ -445,10 +448,13 @@ mod tests {
         let times = form.check(chrono_tz::Europe::London, now(), &mut errors);
         assert!(errors.is_empty());
         // London is on GMT until the 29th: local equals UTC. Sorted earliest first.
-        assert_eq!(times, vec![
-            Utc.with_ymd_and_hms(2026, 3, 24, 9, 0, 0).unwrap(),
-            Utc.with_ymd_and_hms(2026, 3, 25, 10, 30, 0).unwrap()
-        ]);
+        assert_eq!(
+            times,
+            vec![
+                Utc.with_ymd_and_hms(2026, 3, 24, 9, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(2026, 3, 25, 10, 30, 0).unwrap()
+            ]
+        );
         let tokyo = form.check(chrono_tz::Asia::Tokyo, now(), &mut FieldErrors::default());
         assert_eq!(tokyo[0], Utc.with_ymd_and_hms(2026, 3, 24, 0, 0, 0).unwrap());
         assert_eq!(TimesForm::from_times(&times, chrono_tz::Europe::London).time2, "2026-03-25T10:30");
@@ -457,8 +463,8 @@ mod tests {
     #[test]
     fn bad_times_are_named() {
         let form = TimesForm {
-            time1: "2026-03-19T10:00".into(),  // past
-            time2: "2026-03-29T01:30".into(),  // London's clocks jump from 01:00 to 02:00
+            time1: "2026-03-19T10:00".into(), // past
+            time2: "2026-03-29T01:30".into(), // London's clocks jump from 01:00 to 02:00
             time3: "next Tuesday".into(),
         };
         let mut errors = FieldErrors::default();

@@ -167,7 +167,11 @@ pub async fn update_met_answer(
 /// Open invitations a background job should move on: unanswered ones whose every time has
 /// passed (to expire) and agreed coffees whose hour is over (to ask "did you meet?"). Locked
 /// with `skip locked`, so a member's answer in flight, or a second job, is left alone.
-pub async fn lock_due_invitations(conn: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<Invitation>> {
+pub async fn lock_due_invitations(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<Invitation>> {
     select_invitations!(
         "where i.id in (
              select id from invitations
