@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod feeds;
 pub mod invitations;
 pub mod jobs;
 pub mod members;
@@ -57,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .merge(social::routes())
         .merge(venues::routes())
         .merge(invitations::routes())
+        .merge(feeds::routes())
         .route("/healthz", get(healthz))
         .route("/static/{name}", get(web::assets::serve_asset));
     with_layers(routes, state)

@@ -2,6 +2,7 @@
 //! through the real router.
 
 mod auth;
+mod feeds;
 mod invitations;
 mod members;
 mod ops;
