@@ -48,8 +48,11 @@ fn utc_of(start: Option<DatePerhapsTime>) -> DateTime<Utc> {
     }
 }
 
-/// The events of an iCalendar body, as (summary, start, end, location, description).
-fn events(body: &str) -> Vec<(String, DateTime<Utc>, DateTime<Utc>, String, String)> {
+/// One event read back: summary, start, end, location, description.
+type Parsed = (String, DateTime<Utc>, DateTime<Utc>, String, String);
+
+/// The events of an iCalendar body.
+fn events(body: &str) -> Vec<Parsed> {
     let calendar: Calendar = body.parse().expect("valid iCalendar");
     calendar
         .events()
