@@ -179,22 +179,6 @@ struct InvitationsPage {
     past: Vec<Invitation>,
 }
 
-impl InvitationsPage {
-    fn other_name<'a>(&self, invitation: &'a Invitation) -> &'a str {
-        invitation.side_of(self.me).map_or("", |side| invitation.other(side).1)
-    }
-
-    fn my_turn(&self, invitation: &Invitation) -> bool {
-        invitation.state.to_answer().is_some() && invitation.state.to_answer() == invitation.side_of(self.me)
-    }
-
-    /// A held coffee the member has not yet said whether they met at.
-    fn asks_me(&self, invitation: &Invitation) -> bool {
-        invitation.state == State::Held
-            && invitation.side_of(self.me).is_some_and(|side| invitation.answer_of(side).is_none())
-    }
-}
-
 async fn list_invitations(
     AxumState(state): AxumState<AppState>,
     CurrentMember(member): CurrentMember,

@@ -95,6 +95,21 @@ impl Invitation {
         }
     }
 
+    /// The other person's display name, as `member` sees it ("" for a stranger).
+    pub fn other_name_for(&self, member: i64) -> &str {
+        self.side_of(member).map_or("", |side| self.other(side).1)
+    }
+
+    /// Whether the invitation waits for `member`'s answer.
+    pub fn waits_for(&self, member: i64) -> bool {
+        self.state.to_answer().is_some() && self.state.to_answer() == self.side_of(member)
+    }
+
+    /// A held coffee `member` has not yet said whether they met at.
+    pub fn asks_met(&self, member: i64) -> bool {
+        self.state == State::Held && self.side_of(member).is_some_and(|side| self.answer_of(side).is_none())
+    }
+
     /// The venue's zone; venues are checked to have a valid one when proposed.
     pub fn zone(&self) -> Tz {
         self.venue_zone.parse().unwrap_or(Tz::UTC)

@@ -66,6 +66,22 @@ pub async fn list_upcoming_coffees(db: impl PgExecutor<'_>, member: i64) -> sqlx
     .await
 }
 
+/// What the home page shows: open invitations, and held coffees from the last month that the
+/// member has not yet said whether they met at. Agreed ones soonest first, then the rest.
+pub async fn list_current(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<Invitation>> {
+    select_invitations!(
+        "where (i.inviter_id = $1 or i.invitee_id = $1)
+           and (i.state in ('pending', 'countered', 'accepted')
+                or (i.state = 'held' and i.accepted_time > now() - interval '30 days'
+                    and case when i.inviter_id = $1 then i.inviter_answer else i.invitee_answer end is null))
+         order by i.accepted_time nulls last, i.created_at desc
+         limit 50",
+        member
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// Whether `inviter` may send one more: fewer than the cap waiting for an answer. Call it on a
 /// transaction holding the inviter's row lock, so two sends at once cannot both pass.
 pub async fn may_send_more(conn: &mut PgConnection, inviter: i64) -> sqlx::Result<bool> {

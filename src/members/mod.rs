@@ -16,6 +16,7 @@ use tower_sessions::Session;
 use crate::AppState;
 use crate::auth::{CurrentMember, MaybeMember};
 use crate::error::{AppError, AppResult};
+use crate::invitations::model::Invitation;
 use crate::social;
 use crate::social::store::{ClaimForMe, NeverMet, PendingClaim, Relation};
 use crate::web::{FieldErrors, Flash, Layout};
@@ -52,6 +53,10 @@ struct WelcomePage {
     claims: Vec<ClaimForMe>,
     following: i64,
     met: i64,
+    /// Open invitations and coffees waiting for "did you meet?", for the "Your coffees" card.
+    coffees: Vec<Invitation>,
+    /// The member's id, as the invitation rows ask for it.
+    me: i64,
 }
 
 /// "a", "a and b", "a, b and c".
@@ -126,8 +131,20 @@ async fn show_home(
     let never_met = social::store::list_never_met(&state.pool, member.id, &recent, NEVER_MET_SHOWN).await?;
     let claims = social::store::list_claims_for(&state.pool, member.id).await?;
     let (following, met) = social::store::get_met_figures(&state.pool, member.id).await?;
-    Ok(WelcomePage { layout, profile, window_count, never_met, never_met_from_recent, claims, following, met }
-        .into_response())
+    let coffees = crate::invitations::store::list_current(&state.pool, member.id).await?;
+    let page = WelcomePage {
+        me: member.id,
+        layout,
+        profile,
+        window_count,
+        never_met,
+        never_met_from_recent,
+        claims,
+        following,
+        met,
+        coffees,
+    };
+    Ok(page.into_response())
 }
 
 #[derive(Template, WebTemplate)]

@@ -139,6 +139,8 @@ async fn an_invitation_goes_from_sent_to_met() {
     assert_eq!(accepted.status, StatusCode::SEE_OTHER);
     assert_eq!(state_of(&ada.pool, id).await, "accepted");
     assert_eq!(kinds_for(&ada.pool, grace_id).await, ["invitation_received", "invitation_accepted"]);
+    let home = grace.get("/").await;
+    assert!(home.text("section[aria-labelledby=coffees]").contains("ada"), "the home page lists the coffee");
     let upcoming = grace.get("/invitations").await;
     assert!(upcoming.body.contains("Upcoming coffees"));
     assert!(grace.get(&format!("/invitations/{id}")).await.body.contains("Add to calendar"));
