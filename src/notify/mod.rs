@@ -2,4 +2,5 @@
 //! own transaction.
 
 pub mod model;
+pub mod sender;
 pub mod store;
