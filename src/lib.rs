@@ -55,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         .merge(members::routes())
         .merge(social::routes())
         .merge(venues::routes())
+        .merge(notify::routes())
         .route("/healthz", get(healthz))
         .route("/static/{name}", get(web::assets::serve_asset));
     with_layers(routes, state)

@@ -138,8 +138,10 @@ pub fn compose(id: i64, to: &str, subject: &str, body: &str, link: &str, public_
         }
         text.push_str(&format!("{base}{link}"));
     }
+    // Short lines and no trailing spaces (so no "-- " signature mark): the mail can then go
+    // as plain 7-bit text, links intact, rather than quoted-printable.
     text.push_str(&format!(
-        "\n\n-- \nYou get this email because you are a member of Cuppa.\nChoose which emails Cuppa sends you: {settings_url}\n"
+        "\n\n--\nYou get this email because you are a member of Cuppa.\nChoose which emails Cuppa sends you:\n{settings_url}\n"
     ));
     Email {
         to: to.trim().to_owned(),
@@ -235,7 +237,7 @@ mod tests {
         assert!(
             email
                 .body
-                .ends_with("Choose which emails Cuppa sends you: https://cuppa.example:8443/settings/notifications\n")
+                .ends_with("Choose which emails Cuppa sends you:\nhttps://cuppa.example:8443/settings/notifications\n")
         );
         assert_eq!(email.message_id, "<outbox-42@cuppa.example>");
     }
@@ -245,7 +247,7 @@ mod tests {
         for hostile in ["//evil.example/x", "https://evil.example", "/\\evil.example", ""] {
             let email = compose(1, "a@example.com", "s", "b", hostile, "http://127.0.0.1:8080");
             assert!(!email.body.contains("evil"), "{hostile:?}");
-            assert!(email.body.starts_with("b\n\n-- \n"));
+            assert!(email.body.starts_with("b\n\n--\n"));
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod members;
+mod notify;
 mod ops;
 mod social;
 mod support;
