@@ -11,7 +11,7 @@ use clap::Args;
 #[derive(Args, Clone)]
 pub struct Config {
     /// PostgreSQL URL. When unset, Cuppa runs its own cluster under the data directory.
-    #[arg(long, env = "DATABASE_URL", global = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
     /// Folder for the embedded database (and anything else Cuppa keeps on disk).
@@ -29,7 +29,8 @@ pub struct Config {
     /// SMTP server for outgoing email, such as `smtps://user:password@mail.example` or
     /// `smtp://127.0.0.1:25` (plain, for a relay on the same machine). When unset, emails are
     /// written as files into the mail folder instead.
-    #[arg(long, env = "CUPPA_SMTP_URL", global = true)]
+    // `hide_env_values`: `--help` would otherwise print the URL, password and all.
+    #[arg(long, env = "CUPPA_SMTP_URL", hide_env_values = true, global = true)]
     pub smtp_url: Option<String>,
 
     /// The sender of Cuppa's emails.
