@@ -7,11 +7,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-/// Where the database is and how the web server listens.
+/// Where the database is, how the web server listens and how email goes out.
 #[derive(Args, Clone)]
 pub struct Config {
     /// PostgreSQL URL. When unset, Cuppa runs its own cluster under the data directory.
-    #[arg(long, env = "DATABASE_URL", global = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
     /// Folder for the embedded database (and anything else Cuppa keeps on disk).
@@ -25,9 +25,36 @@ pub struct Config {
     /// Mark the session cookie `Secure`: set this whenever Cuppa is served over https.
     #[arg(long, env = "CUPPA_SECURE_COOKIES", global = true)]
     pub secure_cookies: bool,
+
+    /// SMTP server for outgoing email, such as `smtps://user:password@mail.example` or
+    /// `smtp://127.0.0.1:25` (plain, for a relay on the same machine). When unset, emails are
+    /// written as files into the mail folder instead.
+    // `hide_env_values`: `--help` would otherwise print the URL, password and all.
+    #[arg(long, env = "CUPPA_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of Cuppa's emails.
+    #[arg(long, env = "CUPPA_MAIL_FROM", default_value = "Cuppa <cuppa@localhost>", global = true)]
+    pub mail_from: String,
+
+    /// Where emails are written, one `.eml` file each, when no SMTP server is set
+    /// (default: `mail` in the data directory).
+    #[arg(long, env = "CUPPA_MAIL_DIR", global = true)]
+    pub mail_dir: Option<PathBuf>,
+
+    /// The address members reach Cuppa at, for the links in emails.
+    #[arg(long, env = "CUPPA_PUBLIC_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    pub public_url: String,
 }
 
-// The database URL may carry a password: keep it out of logs.
+impl Config {
+    /// The folder emails are written to when there is no SMTP server.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.mail_dir.clone().unwrap_or_else(|| self.data_dir.join("mail"))
+    }
+}
+
+// The database and SMTP URLs may carry passwords: keep them out of logs.
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
@@ -35,6 +62,42 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
             .field("secure_cookies", &self.secure_cookies)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
+            .field("mail_from", &self.mail_from)
+            .field("mail_dir", &self.mail_dir)
+            .field("public_url", &self.public_url)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn debug_output_hides_the_passwords_in_urls() {
+        let cli = Cli::parse_from([
+            "cuppa",
+            "--database-url",
+            "postgres://cuppa:secret1@db.example/cuppa",
+            "--smtp-url",
+            "smtps://cuppa:secret2@mail.example",
+            "--data-dir",
+            "/var/lib/cuppa",
+        ]);
+        let shown = format!("{:?}", cli.config);
+        assert!(!shown.contains("secret1") && !shown.contains("secret2"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+        if std::env::var_os("CUPPA_MAIL_DIR").is_none() {
+            assert_eq!(cli.config.mail_dir(), PathBuf::from("/var/lib/cuppa/mail"));
+        }
     }
 }

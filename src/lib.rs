@@ -59,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         .merge(venues::routes())
         .merge(invitations::routes())
         .merge(feeds::routes())
+        .merge(notify::routes())
         .route("/healthz", get(healthz))
         .route("/static/{name}", get(web::assets::serve_asset));
     with_layers(routes, state)

@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
 use cuppa::config::Config;
 use cuppa::db::Database;
 use cuppa::members::model::{Role, Status};
-use cuppa::server::{self, Shutdown};
+use cuppa::notify::sender::Mailer;
+use cuppa::server::{self, Jobs, Shutdown};
 use cuppa::{AppState, members, seed};
 
 #[derive(Parser)]
@@ -115,6 +116,8 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
     match command {
         Command::Serve { demo, no_jobs } => {
             db.migrate().await?;
+            // Built before listening, so a bad mail setting stops the start with a clear error.
+            let jobs = if no_jobs { None } else { Some(Jobs { mailer: Mailer::from_config(config)? }) };
             if demo && members::store::count_members(&db.pool).await? == 0 {
                 println!("Seeding a demo community of 200 members...");
                 seed::run(&db.pool, 200, 1, false).await?;
@@ -125,9 +128,12 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
                 println!("Log in as `{}` with the password `{}`", seed::DEMO_HANDLE, seed::DEMO_PASSWORD);
                 println!("(or as `{}`, an admin, with the same password)", seed::ADMIN_HANDLE);
             }
+            if let Some(jobs) = &jobs {
+                println!("Emails go to {}.", jobs.mailer.describe());
+            }
             println!("Press Ctrl-C to stop.");
             let state = AppState { pool: db.pool.clone(), secure_cookies: config.secure_cookies };
-            server::serve(listener, state, !no_jobs, shutdown).await
+            server::serve(listener, state, jobs, shutdown).await
         }
         Command::Migrate => {
             db.migrate().await?;

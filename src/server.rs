@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 use crate::config::Config;
+use crate::notify::sender::{self, Mailer};
 use crate::{AppState, app, jobs};
 
 /// How long in-flight requests get to finish after a shutdown signal. Idle keep-alive
@@ -36,6 +37,11 @@ impl Shutdown {
     pub async fn wait(&mut self) {
         // An error means the sender is gone, which also means: stop.
         let _ = self.0.wait_for(|stop| *stop).await;
+    }
+
+    /// Whether shutdown has been asked for, without waiting: for jobs that check between steps.
+    pub fn is_stopping(&self) -> bool {
+        *self.0.borrow() || self.0.has_changed().is_err()
     }
 }
 
@@ -67,12 +73,25 @@ pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
 /// instead of holding a connection open for ever.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves Cuppa until `shutdown` fires, with the background jobs beside it when `run_jobs`.
-pub async fn serve(listener: TcpListener, state: AppState, run_jobs: bool, shutdown: Shutdown) -> anyhow::Result<()> {
+/// What the background jobs need beyond the database.
+#[derive(Debug)]
+pub struct Jobs {
+    pub mailer: Mailer,
+}
+
+/// Serves Cuppa until `shutdown` fires, with the background jobs beside it when given
+/// (`None` for a web-only replica).
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    run_jobs: Option<Jobs>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let mut jobs = tokio::task::JoinSet::new();
-    if run_jobs {
+    if let Some(Jobs { mailer }) = run_jobs {
         jobs.spawn(jobs::prune_auth_rows(state.pool.clone(), shutdown.clone()));
         jobs.spawn(crate::invitations::jobs::run(state.pool.clone(), shutdown.clone()));
+        jobs.spawn(sender::run_sender(state.pool.clone(), mailer, shutdown.clone()));
     }
     serve_router(listener, app(state), HEADER_READ_TIMEOUT, shutdown).await?;
     while jobs.join_next().await.is_some() {}

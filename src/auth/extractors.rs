@@ -10,7 +10,8 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::members::model::{Member, Status};
 use crate::members::store as members;
-use crate::web::{Flash, Layout, NavMember, csrf};
+use crate::notify::store as notify;
+use crate::web::{Flash, Layout, NavMember, UNREAD_CAP, csrf};
 
 pub(super) const MEMBER_KEY: &str = "member_id";
 /// When the member logged in (unix seconds), for the absolute session limit.
@@ -132,8 +133,8 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// The frame for a page: the navigation's member, flash messages (taken, so shown once) and
-/// the CSRF token for the page's forms. Put it after any auth extractor in a handler's
+/// The frame for a page: the navigation's member and their unread notifications, flash
+/// messages (taken, so shown once) and the CSRF token for the page's forms. Put it after any auth extractor in a handler's
 /// arguments, so a redirect to log-in does not swallow the flash meant for that page.
 impl FromRequestParts<AppState> for Layout {
     type Rejection = AppError;
@@ -141,7 +142,14 @@ impl FromRequestParts<AppState> for Layout {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let member = load_member(parts, state).await?;
         let session = session_of(parts, state).await?;
+        // One more query per page for a logged-in member, reading at most UNREAD_CAP entries
+        // of a partial index of unread rows.
+        let unread = match &member {
+            Some(m) => notify::count_unread(&state.pool, m.id, UNREAD_CAP).await?,
+            None => 0,
+        };
         Ok(Layout {
+            unread,
             member: member.map(|m| NavMember {
                 is_admin: m.is_admin(),
                 handle: m.handle,

@@ -1,6 +1,7 @@
 //! All SQL for `notifications`, `outbox` and `email_opt_outs`.
 
-use sqlx::PgConnection;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
 
 use super::model::{Kind, Notice};
 
@@ -22,6 +23,164 @@ pub async fn record(conn: &mut PgConnection, member: i64, notice: &Notice) -> sq
         notice.text,
         notice.body,
         notice.link
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One line of the notifications page.
+#[derive(Clone, Debug)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub kind: Kind,
+    pub text: String,
+    pub link: String,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// The member's notifications, newest first, older than `before` when given (keyset pages on
+/// `notifications_member`, so a deep page costs what the first one does).
+pub async fn list_notifications(
+    db: impl PgExecutor<'_>,
+    member: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<NotificationRow>> {
+    sqlx::query_as!(
+        NotificationRow,
+        r#"select id, kind as "kind: Kind", text, link, created_at, read_at
+           from notifications
+           where member_id = $1 and ($2::bigint is null or id < $2)
+           order by id desc
+           limit $3"#,
+        member,
+        before,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// How many notifications the member has not read, counting no further than `cap`: the
+/// navigation shows "99+" beyond that, and the count reads at most `cap` entries of the small
+/// partial index `notifications_unread` however many there are.
+pub async fn count_unread(db: impl PgExecutor<'_>, member: i64, cap: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "unread!"
+           from (select 1 from notifications where member_id = $1 and read_at is null limit $2) as unread"#,
+        member,
+        cap
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Marks one of the member's notifications read (a second time changes nothing) and gives its
+/// link; `None` when the member has no notification of that id.
+pub async fn mark_read(db: impl PgExecutor<'_>, member: i64, id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        "update notifications set read_at = coalesce(read_at, now())
+         where id = $1 and member_id = $2
+         returning link",
+        id,
+        member
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Marks every unread notification of the member read; how many there were.
+pub async fn mark_all_read(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "update notifications set read_at = now()
+         where member_id = $1 and read_at is null",
+        member
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The kinds of email the member turned off.
+pub async fn list_opt_outs(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<Kind>> {
+    sqlx::query_scalar!(r#"select kind as "kind: Kind" from email_opt_outs where member_id = $1 order by kind"#, member)
+        .fetch_all(db)
+        .await
+}
+
+/// Replaces the member's opt-outs with `kinds`. Two statements: call it in a transaction.
+pub async fn replace_opt_outs(conn: &mut PgConnection, member: i64, kinds: &[Kind]) -> sqlx::Result<()> {
+    sqlx::query!("delete from email_opt_outs where member_id = $1", member).execute(&mut *conn).await?;
+    // `on conflict`: a save racing this one may have inserted the same rows first.
+    sqlx::query!(
+        "insert into email_opt_outs (member_id, kind)
+         select $1, kind from unnest($2::notification_kind[]) as kind
+         on conflict do nothing",
+        member,
+        kinds as &[Kind]
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// An email the sender has taken, with its row locked until the sender's transaction ends.
+#[derive(Clone, Debug)]
+pub struct DueMail {
+    pub id: i64,
+    /// `None` once the member has deleted their account.
+    pub member_id: Option<i64>,
+    pub to_address: String,
+    pub subject: String,
+    pub body: String,
+    pub link: String,
+    pub attempts: i32,
+}
+
+/// Takes up to `limit` emails that are due, oldest first, and locks them for the caller's
+/// transaction. `skip locked` passes over rows another sender holds, so two senders never
+/// take the same email; a row another sender marked sent meanwhile is re-checked against the
+/// `where` after its lock is released, and so not taken either.
+pub async fn take_due_mail(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<DueMail>> {
+    sqlx::query_as!(
+        DueMail,
+        "select id, member_id, to_address, subject, body, link, attempts
+         from outbox
+         where sent_at is null and failed_at is null and next_attempt_at <= now()
+         order by id
+         limit $1
+         for update skip locked",
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Records that an email went out.
+pub async fn mark_sent(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
+    sqlx::query!("update outbox set sent_at = now(), last_error = null where id = $1", id).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Records a failed attempt: another try after `retry_in` seconds, or (with `None`) none.
+pub async fn mark_attempt_failed(
+    conn: &mut PgConnection,
+    id: i64,
+    error: &str,
+    retry_in: Option<f64>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update outbox
+         set attempts = attempts + 1,
+             last_error = left($2, 1000),
+             next_attempt_at = case when $3::float8 is null then next_attempt_at else now() + make_interval(secs => $3) end,
+             failed_at = case when $3::float8 is null then now() end
+         where id = $1",
+        id,
+        error,
+        retry_in
     )
     .execute(&mut *conn)
     .await?;

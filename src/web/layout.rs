@@ -74,13 +74,37 @@ pub struct Layout {
     pub member: Option<NavMember>,
     pub flashes: Vec<Flash>,
     pub csrf_token: String,
+    /// Unread notifications of the logged-in member, counted up to `UNREAD_CAP` (0 when
+    /// logged out). Only a number: what the notifications are is no business of `web`.
+    pub unread: i64,
     /// Error pages are drawn outside any handler and know nothing of the visitor: they get a
     /// navigation with only the way home.
     pub bare: bool,
 }
 
+/// Counting unread notifications stops here; the badge then says "99+".
+pub const UNREAD_CAP: i64 = 100;
+
 impl Layout {
     pub fn bare() -> Self {
         Layout { bare: true, ..Layout::default() }
+    }
+
+    /// The navigation badge: the count, or "99+" past 99.
+    pub fn unread_badge(&self) -> String {
+        if self.unread >= UNREAD_CAP { format!("{}+", UNREAD_CAP - 1) } else { self.unread.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unread_badge_stops_counting_at_99() {
+        let badge = |unread| Layout { unread, ..Layout::default() }.unread_badge();
+        assert_eq!(badge(1), "1");
+        assert_eq!(badge(99), "99");
+        assert_eq!(badge(UNREAD_CAP), "99+");
     }
 }

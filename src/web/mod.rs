@@ -15,7 +15,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
 pub use forms::FieldErrors;
-pub use layout::{Flash, FlashKind, Layout, NavMember};
+pub use layout::{Flash, FlashKind, Layout, NavMember, UNREAD_CAP};
 
 /// The log-in page, coming back to `next` afterwards.
 pub fn login_url(next: &str) -> String {

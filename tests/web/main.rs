@@ -5,6 +5,7 @@ mod auth;
 mod feeds;
 mod invitations;
 mod members;
+mod notify;
 mod ops;
 mod social;
 mod support;

@@ -158,6 +158,13 @@ impl Page {
         html.select(&selector).next().and_then(|e| e.value().attr("value")).map(str::to_owned)
     }
 
+    /// The `attr` attribute of every element matching `selector` that has one.
+    pub fn attrs(&self, selector: &str, attr: &str) -> Vec<String> {
+        let html = Html::parse_document(&self.body);
+        let selector = Selector::parse(selector).expect("valid selector");
+        html.select(&selector).filter_map(|e| e.value().attr(attr)).map(str::to_owned).collect()
+    }
+
     pub fn has_set_cookie(&self) -> bool {
         self.headers.contains_key(header::SET_COOKIE)
     }

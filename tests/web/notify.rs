@@ -1,0 +1,376 @@
+//! Notifications: the list and its read marks, the count in the navigation, email settings,
+//! and the outbox sender (to a mail folder, and to an SMTP server that is not there).
+
+use std::path::PathBuf;
+
+use axum::http::StatusCode;
+use cuppa::notify::model::{Kind, MAX_ATTEMPTS, Notice};
+use cuppa::notify::sender::{self, Batch, Mailer};
+use cuppa::notify::store;
+use sqlx::PgPool;
+
+use crate::support::Client;
+
+const PUBLIC_URL: &str = "http://cuppa.test";
+
+/// Tells `member` something, as an invitation would, in a transaction of its own.
+async fn tell(pool: &PgPool, member: i64, kind: Kind, text: &str, link: &str) {
+    let notice = Notice { kind, text: text.to_owned(), body: format!("{text}. Have a look."), link: link.to_owned() };
+    let mut tx = pool.begin().await.unwrap();
+    store::record(&mut tx, member, &notice).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn notification_ids(pool: &PgPool, member: i64) -> Vec<i64> {
+    sqlx::query_scalar("select id from notifications where member_id = $1 order by id")
+        .bind(member)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+async fn outbox_count(pool: &PgPool, member: i64) -> i64 {
+    sqlx::query_scalar("select count(*) from outbox where member_id = $1").bind(member).fetch_one(pool).await.unwrap()
+}
+
+/// A folder of this test's own under the temporary directory, empty.
+fn mail_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cuppa-mail-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn eml_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn notifications_are_listed_newest_first_and_reading_one_opens_its_page() {
+    let mut ada = Client::new().await;
+    let ada_id = ada.sign_up("ada").await;
+    tell(&ada.pool, ada_id, Kind::InvitationReceived, "Grace invites you to coffee", "/m/grace").await;
+    tell(&ada.pool, ada_id, Kind::InvitationAccepted, "Alan accepted your coffee", "/m/alan").await;
+    tell(&ada.pool, ada_id, Kind::DidYouMeet, "Did you meet Edsger?", "/m/edsger").await;
+    let ids = notification_ids(&ada.pool, ada_id).await;
+
+    let page = ada.get("/notifications").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.texts(".notification .notification-text"),
+        ["New Did you meet Edsger?", "New Alan accepted your coffee", "New Grace invites you to coffee"]
+    );
+    assert_eq!(page.texts(".notification.unread").len(), 3);
+    assert!(page.text(".notification .hint").contains("UTC"), "times name their zone");
+    assert_eq!(page.text(".nav-notifications .badge-count"), "3 unread");
+
+    // Following a notification marks it read and lands on its page.
+    let opened = ada.post(&format!("/notifications/{}/read", ids[1]), &[]).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER);
+    assert_eq!(opened.location(), "/m/alan");
+    let page = ada.get("/notifications").await;
+    assert_eq!(page.text(".nav-notifications .badge-count"), "2 unread");
+    assert_eq!(page.texts(".notification.unread").len(), 2);
+    let read: Vec<String> = page.texts(".notification:not(.unread) a.notification-text");
+    assert_eq!(read, ["Alan accepted your coffee"]);
+    // Reading it again changes nothing and still opens it.
+    assert_eq!(ada.post(&format!("/notifications/{}/read", ids[1]), &[]).await.location(), "/m/alan");
+
+    // Nobody else can read Ada's notifications, nor tell that they exist.
+    let mut grace = ada.another();
+    grace.sign_up("grace").await;
+    assert_eq!(grace.post(&format!("/notifications/{}/read", ids[0]), &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(grace.post("/notifications/999999/read", &[]).await.status, StatusCode::NOT_FOUND);
+    let unread: i64 = sqlx::query_scalar("select count(*) from notifications where read_at is null")
+        .fetch_one(&ada.pool)
+        .await
+        .unwrap();
+    assert_eq!(unread, 2);
+    assert!(grace.get("/notifications").await.texts(".notification").is_empty());
+
+    // Mark all as read.
+    ada.get("/notifications").await;
+    let done = ada.post("/notifications/read-all", &[]).await;
+    assert_eq!(done.location(), "/notifications");
+    let page = ada.get("/notifications").await;
+    assert!(page.text(".flash").contains("Marked 2 notifications as read"));
+    assert!(page.texts(".notification.unread").is_empty());
+    assert_eq!(page.texts(".notification").len(), 3);
+    assert!(page.texts(".nav-notifications .badge-count").is_empty());
+    assert!(!page.body.contains("Mark all as read"), "nothing left to mark");
+}
+
+#[tokio::test]
+async fn an_empty_inbox_says_so_and_logged_out_visitors_see_no_count() {
+    let mut ada = Client::new().await;
+    let mut anonymous = ada.another();
+    assert_eq!(anonymous.get("/notifications").await.location(), "/login?next=/notifications");
+    assert!(anonymous.get("/login").await.texts(".nav-notifications").is_empty());
+
+    ada.sign_up("ada").await;
+    let page = ada.get("/notifications").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text(".empty-state").contains("You are all caught up"));
+    assert_eq!(page.text(".nav-notifications"), "Notifications");
+    assert!(!page.body.contains("Mark all as read"));
+}
+
+#[tokio::test]
+async fn notifications_come_in_pages_and_the_count_stops_at_99() {
+    let mut ada = Client::new().await;
+    let ada_id = ada.sign_up("ada").await;
+    sqlx::query(
+        "insert into notifications (member_id, kind, text, link)
+         select $1, 'met_confirmed', 'Notice ' || n, '/' from generate_series(1, 130) as n",
+    )
+    .bind(ada_id)
+    .execute(&ada.pool)
+    .await
+    .unwrap();
+
+    let first = ada.get("/notifications").await;
+    let texts = first.texts(".notification .notification-text");
+    assert_eq!(texts.len(), 30);
+    assert_eq!(texts[0], "New Notice 130");
+    assert_eq!(first.text(".nav-notifications .badge-count"), "99+ unread");
+    let older = first.attrs(".pager a", "href");
+    let older = older.last().expect("a link to older notifications").clone();
+    let mut seen = texts.len();
+    let mut next = Some(older);
+    let mut pages = 1;
+    while let Some(path) = next {
+        let page = ada.get(&path).await;
+        let texts = page.texts(".notification .notification-text");
+        assert!(!texts.is_empty());
+        seen += texts.len();
+        pages += 1;
+        next = page.attrs(".pager a", "href").into_iter().find(|href| href.contains("before="));
+    }
+    assert_eq!((seen, pages), (130, 5));
+
+    ada.post("/notifications/read-all", &[]).await;
+    assert!(ada.get("/notifications").await.texts(".nav-notifications .badge-count").is_empty());
+    assert!(ada.get("/notifications?before=1").await.text(".empty").contains("No older notifications"));
+}
+
+#[tokio::test]
+async fn email_settings_are_saved_and_record_honours_them() {
+    let mut ada = Client::new().await;
+    let ada_id = ada.sign_up("ada").await;
+    let page = ada.get("/settings/notifications").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.texts("input[type=checkbox]").len(), Kind::ALL.len());
+    assert_eq!(page.texts("input[type=checkbox][checked]").len(), Kind::ALL.len(), "every email is on at first");
+    assert!(page.text(".tabs a[aria-current=page]").contains("Emails"));
+
+    // Keep only invitations received.
+    let saved = ada.post("/settings/notifications", &[("invitation_received", "on")]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert_eq!(saved.location(), "/settings/notifications");
+    let page = ada.get("/settings/notifications").await;
+    assert!(page.text(".flash").contains("saved"));
+    assert_eq!(page.value("input[type=checkbox][checked]").as_deref(), Some("on"));
+    assert_eq!(page.attrs("input[type=checkbox][checked]", "name"), ["invitation_received"]);
+    let opted_out = store::list_opt_outs(&ada.pool, ada_id).await.unwrap();
+    assert_eq!(opted_out.len(), Kind::ALL.len() - 1);
+    assert!(!opted_out.contains(&Kind::InvitationReceived));
+
+    tell(&ada.pool, ada_id, Kind::DidYouMeet, "Did you meet Grace?", "/m/grace").await;
+    assert_eq!(notification_ids(&ada.pool, ada_id).await.len(), 1, "the notification still appears");
+    assert_eq!(outbox_count(&ada.pool, ada_id).await, 0, "but no email is queued");
+    tell(&ada.pool, ada_id, Kind::InvitationReceived, "Grace invites you", "/m/grace").await;
+    assert_eq!(outbox_count(&ada.pool, ada_id).await, 1);
+
+    // Turning invitations off after one was queued does not unsend it: it goes as queued.
+    ada.post("/settings/notifications", &[]).await;
+    assert_eq!(store::list_opt_outs(&ada.pool, ada_id).await.unwrap().len(), Kind::ALL.len());
+    assert!(ada.get("/settings/notifications").await.text(".flash").contains("will not email you"));
+    let dir = mail_dir("opted-out-later");
+    let mailer = Mailer::folder(&dir, "Cuppa <cuppa@localhost>", PUBLIC_URL).unwrap();
+    assert_eq!(sender::send_due(&ada.pool, &mailer, 10).await.unwrap().sent, 1);
+    assert_eq!(eml_files(&dir).len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // And all back on.
+    let all: Vec<(&str, &str)> = Kind::ALL.iter().map(|k| (k.value(), "on")).collect();
+    ada.post("/settings/notifications", &all).await;
+    assert!(store::list_opt_outs(&ada.pool, ada_id).await.unwrap().is_empty());
+    tell(&ada.pool, ada_id, Kind::DidYouMeet, "Did you meet Alan?", "/m/alan").await;
+    assert_eq!(outbox_count(&ada.pool, ada_id).await, 2);
+}
+
+#[tokio::test]
+async fn two_senders_at_once_write_each_due_email_exactly_once() {
+    let mut ada = Client::new().await;
+    let ada_id = ada.sign_up("ada").await;
+    for n in 0..40 {
+        tell(&ada.pool, ada_id, Kind::InvitationReceived, &format!("Invitation {n}"), &format!("/n/{n}")).await;
+    }
+    let dir = mail_dir("two-senders");
+    let mut senders = Vec::new();
+    for _ in 0..2 {
+        let pool = ada.pool.clone();
+        let mailer = Mailer::folder(&dir, "Cuppa <cuppa@localhost>", PUBLIC_URL).unwrap();
+        senders.push(tokio::spawn(async move {
+            let mut total = Batch::default();
+            // Small batches, so that the two take turns; stop when nothing is left to take.
+            loop {
+                let batch = sender::send_due(&pool, &mailer, 3).await.unwrap();
+                if batch.taken == 0 {
+                    return total;
+                }
+                total.taken += batch.taken;
+                total.sent += batch.sent;
+                total.retrying += batch.retrying;
+                total.given_up += batch.given_up;
+            }
+        }));
+    }
+    let mut sent = 0;
+    for sender in senders {
+        let batch = sender.await.unwrap();
+        assert_eq!((batch.retrying, batch.given_up), (0, 0), "{batch:?}");
+        sent += batch.sent;
+    }
+    assert_eq!(sent, 40);
+
+    let rows: Vec<(i64, bool, i32, Option<String>)> =
+        sqlx::query_as("select id, sent_at is not null, attempts, last_error from outbox order by id")
+            .fetch_all(&ada.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 40);
+    assert!(rows.iter().all(|(_, sent, attempts, error)| *sent && *attempts == 0 && error.is_none()), "{rows:?}");
+    let mut expected: Vec<String> = rows.iter().map(|(id, ..)| format!("{id}.eml")).collect();
+    expected.sort();
+    assert_eq!(eml_files(&dir), expected);
+
+    let first = rows[0].0;
+    let eml = std::fs::read_to_string(dir.join(format!("{first}.eml"))).unwrap();
+    assert!(eml.contains("To: ada@example.com"), "{eml}");
+    assert!(eml.contains("From: Cuppa <cuppa@localhost>"), "{eml}");
+    assert!(eml.contains("Subject: Invitation 0"), "{eml}");
+    assert!(eml.contains(&format!("Message-ID: <outbox-{first}@cuppa.test>")), "{eml}");
+    assert!(eml.contains("Auto-Submitted: auto-generated"), "{eml}");
+    assert!(eml.contains("Content-Transfer-Encoding: 7bit"), "plain text, links intact: {eml}");
+    assert!(eml.contains("Invitation 0. Have a look."), "{eml}");
+    assert!(eml.contains("http://cuppa.test/n/0\r\n"), "{eml}");
+    assert!(eml.contains("\r\nhttp://cuppa.test/settings/notifications\r\n"), "{eml}");
+
+    // Nothing is left to send; and a mail that somehow came due again is refused, not repeated.
+    let mailer = Mailer::folder(&dir, "Cuppa <cuppa@localhost>", PUBLIC_URL).unwrap();
+    assert_eq!(sender::send_due(&ada.pool, &mailer, 50).await.unwrap().taken, 0);
+    sqlx::query("update outbox set sent_at = null where id = $1").bind(first).execute(&ada.pool).await.unwrap();
+    let again = sender::send_due(&ada.pool, &mailer, 50).await.unwrap();
+    assert_eq!((again.sent, again.given_up), (0, 1));
+    let error: String = sqlx::query_scalar("select last_error from outbox where id = $1")
+        .bind(first)
+        .fetch_one(&ada.pool)
+        .await
+        .unwrap();
+    assert!(error.contains("already exists"), "{error}");
+    assert_eq!(std::fs::read_to_string(dir.join(format!("{first}.eml"))).unwrap(), eml, "the first copy is kept");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_smtp_server_means_a_later_retry_and_at_last_giving_up() {
+    let mut ada = Client::new().await;
+    let ada_id = ada.sign_up("ada").await;
+    tell(&ada.pool, ada_id, Kind::InvitationReceived, "Grace invites you", "/m/grace").await;
+    // Nothing listens on port 1 of the loopback address: the connection is refused at once.
+    let mailer = Mailer::smtp("smtp://127.0.0.1:1", "Cuppa <cuppa@localhost>", PUBLIC_URL).unwrap();
+
+    let batch = sender::send_due(&ada.pool, &mailer, 10).await.unwrap();
+    assert_eq!(batch, Batch { taken: 1, sent: 0, retrying: 1, given_up: 0 });
+    let (attempts, sent, failed, error, wait): (i32, bool, bool, Option<String>, f64) = sqlx::query_as(
+        "select attempts, sent_at is not null, failed_at is not null, last_error,
+                extract(epoch from next_attempt_at - now())::float8
+         from outbox",
+    )
+    .fetch_one(&ada.pool)
+    .await
+    .unwrap();
+    assert_eq!((attempts, sent, failed), (1, false, false));
+    assert!(error.as_deref().is_some_and(|e| e.starts_with("SMTP")), "{error:?}");
+    assert!((50.0..=60.0).contains(&wait), "the first retry is a minute away: {wait}");
+    assert_eq!(sender::send_due(&ada.pool, &mailer, 10).await.unwrap().taken, 0, "not due yet");
+
+    // The second failure waits twice as long.
+    sqlx::query("update outbox set next_attempt_at = now()").execute(&ada.pool).await.unwrap();
+    assert_eq!(sender::send_due(&ada.pool, &mailer, 10).await.unwrap().retrying, 1);
+    let wait: f64 = sqlx::query_scalar("select extract(epoch from next_attempt_at - now())::float8 from outbox")
+        .fetch_one(&ada.pool)
+        .await
+        .unwrap();
+    assert!((110.0..=120.0).contains(&wait), "{wait}");
+
+    // The last attempt fails too: the sender gives up and the email is never taken again.
+    sqlx::query("update outbox set attempts = $1, next_attempt_at = now()")
+        .bind(MAX_ATTEMPTS - 1)
+        .execute(&ada.pool)
+        .await
+        .unwrap();
+    let batch = sender::send_due(&ada.pool, &mailer, 10).await.unwrap();
+    assert_eq!(batch, Batch { taken: 1, sent: 0, retrying: 0, given_up: 1 });
+    let (attempts, sent, failed): (i32, bool, bool) =
+        sqlx::query_as("select attempts, sent_at is not null, failed_at is not null from outbox")
+            .fetch_one(&ada.pool)
+            .await
+            .unwrap();
+    assert_eq!((attempts, sent, failed), (MAX_ATTEMPTS, false, true));
+    sqlx::query("update outbox set next_attempt_at = now() - interval '1 day'").execute(&ada.pool).await.unwrap();
+    assert_eq!(sender::send_due(&ada.pool, &mailer, 10).await.unwrap().taken, 0);
+}
+
+#[tokio::test]
+async fn the_sender_loop_sends_and_stops_with_the_server() {
+    let mut ada = Client::new().await;
+    let ada_id = ada.sign_up("ada").await;
+    tell(&ada.pool, ada_id, Kind::MetConfirmed, "You met Grace", "/m/grace").await;
+    let dir = mail_dir("loop");
+    let mailer = Mailer::folder(&dir, "Cuppa <cuppa@localhost>", PUBLIC_URL).unwrap();
+    let (stop, shutdown) = cuppa::server::Shutdown::new();
+    let task = tokio::spawn(sender::run_sender(ada.pool.clone(), mailer, shutdown));
+    // The first tick is immediate; wait for its batch to land, within a bound.
+    let sent = async {
+        loop {
+            let sent: bool =
+                sqlx::query_scalar("select sent_at is not null from outbox").fetch_one(&ada.pool).await.unwrap();
+            if sent {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), sent).await.expect("the loop sends the email");
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), task).await.expect("the loop stops").unwrap();
+    assert_eq!(eml_files(&dir).len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn emails_another_sender_holds_are_skipped_not_waited_for() {
+    let mut ada = Client::new().await;
+    let ada_id = ada.sign_up("ada").await;
+    for n in 0..8 {
+        tell(&ada.pool, ada_id, Kind::InvitationReceived, &format!("Invitation {n}"), "/").await;
+    }
+    let dir = mail_dir("skip-locked");
+    let mailer = Mailer::folder(&dir, "Cuppa <cuppa@localhost>", PUBLIC_URL).unwrap();
+    // Another sender, mid-batch, holds the three oldest.
+    let mut other = ada.pool.begin().await.unwrap();
+    let held = store::take_due_mail(&mut other, 3).await.unwrap();
+    assert_eq!(held.len(), 3);
+    let batch = sender::send_due(&ada.pool, &mailer, 50).await.unwrap();
+    assert_eq!((batch.taken, batch.sent), (5, 5));
+    // Its batch ends without sending them (say it crashed): they are due again, and go once.
+    other.rollback().await.unwrap();
+    assert_eq!(sender::send_due(&ada.pool, &mailer, 50).await.unwrap().sent, 3);
+    assert_eq!(eml_files(&dir).len(), 8);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
