@@ -260,11 +260,83 @@ pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) 
     .execute(pool)
     .await
     .context("inserting met pairs")?;
+    insert_demo_invitations(pool, ids[0]).await.context("inserting the demo member's invitations")?;
     // Fresh statistics and visibility maps, so that the first queries and benchmarks see the
     // plans (index-only scans included) a settled database would give.
     progress.set_message("vacuum");
     sqlx::raw_sql("vacuum analyze").execute(pool).await.context("vacuum analyze after seeding")?;
     progress.finish_with_message("done");
+    Ok(())
+}
+
+/// One invitation in each state the demo member's pages show, with people the demo member is
+/// connected to in their city but has not met: received and sent (waiting), an agreed coffee
+/// in four days, and yesterday's coffee asking "did you meet?". Made through the same store
+/// calls and notices as the pages use, so the notifications and outbox match.
+async fn insert_demo_invitations(pool: &PgPool, demo: i64) -> anyhow::Result<()> {
+    use crate::invitations::model::{Side, State};
+    use crate::invitations::{notices, store};
+    use crate::notify::model::Kind;
+
+    let partners = sqlx::query_scalar!(
+        "select m.id from members m join members d on d.id = $1
+         where m.id <> $1 and m.city = d.city and m.status = 'active'
+           and exists (select from follows f where (f.follower_id = $1 and f.followee_id = m.id)
+                                                or (f.follower_id = m.id and f.followee_id = $1))
+           and not exists (select from met_pairs p where p.a_id = least($1, m.id) and p.b_id = greatest($1, m.id))
+           and not exists (select from blocks b where (b.blocker_id = $1 and b.blocked_id = m.id)
+                                                or (b.blocker_id = m.id and b.blocked_id = $1))
+         order by m.id
+         limit 4",
+        demo
+    )
+    .fetch_all(pool)
+    .await?;
+    let venue = sqlx::query_scalar!(
+        "select v.id from venues v join members d on d.id = $1 and v.city = d.city
+         where v.status = 'approved' order by v.id limit 1",
+        demo
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(venue) = venue else { return Ok(()) };
+    // Whole hours, so the demo's times read naturally.
+    let hour = Utc::now().timestamp() / 3600 * 3600;
+    let at = |hours: i64| DateTime::from_timestamp(hour + hours * 3600, 0).expect("a time in range");
+    let mut tx = pool.begin().await?;
+    for (step, partner) in partners.into_iter().enumerate() {
+        let (inviter, invitee) = if step % 2 == 0 { (partner, demo) } else { (demo, partner) };
+        let times = [at(24 * (step as i64 + 2)), at(24 * (step as i64 + 3) + 5)];
+        let note = "It would be good to put a face to the name. Coffee?";
+        let id = store::insert_invitation(&mut tx, inviter, invitee, venue, &times, note).await?;
+        let mut invitation = store::find_invitation(&mut *tx, id).await?.context("the invitation just made")?;
+        crate::notify::store::record(
+            &mut tx,
+            invitee,
+            &notices::notice(Kind::InvitationReceived, &invitation, Side::Invitee),
+        )
+        .await?;
+        if step < 2 {
+            continue;
+        }
+        let (state, time, kind) = if step == 2 {
+            (State::Accepted, at(24 * 4), Kind::InvitationAccepted)
+        } else {
+            (State::Held, at(-24), Kind::DidYouMeet)
+        };
+        let agreed = [time];
+        let change = store::Change {
+            state,
+            proposed_times: &agreed,
+            accepted_time: Some(time),
+            closing_note: "",
+            closed_by: None,
+        };
+        store::update_invitation(&mut tx, id, &change).await?;
+        invitation = store::find_invitation(&mut *tx, id).await?.context("the invitation just changed")?;
+        crate::notify::store::record(&mut tx, inviter, &notices::notice(kind, &invitation, Side::Inviter)).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
