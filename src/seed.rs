@@ -292,23 +292,27 @@ async fn insert_demo_invitations(pool: &PgPool, demo: i64) -> anyhow::Result<()>
     )
     .fetch_all(pool)
     .await?;
-    let venue = sqlx::query_scalar!(
-        "select v.id from venues v join members d on d.id = $1 and v.city = d.city
+    let venue = sqlx::query!(
+        "select v.id, v.time_zone from venues v join members d on d.id = $1 and v.city = d.city
          where v.status = 'approved' order by v.id limit 1",
         demo
     )
     .fetch_optional(pool)
     .await?;
     let Some(venue) = venue else { return Ok(()) };
-    // Whole hours, so the demo's times read naturally.
-    let hour = Utc::now().timestamp() / 3600 * 3600;
-    let at = |hours: i64| DateTime::from_timestamp(hour + hours * 3600, 0).expect("a time in range");
+    // Times a person would propose: whole hours of the day at the venue, `days` from today.
+    let zone: chrono_tz::Tz = venue.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let today = Utc::now().with_timezone(&zone).date_naive();
+    let at = |days: i64, hour: u32| -> DateTime<Utc> {
+        let local = (today + Duration::days(days)).and_hms_opt(hour, 0, 0).expect("a valid hour");
+        local.and_local_timezone(zone).earliest().map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc))
+    };
     let mut tx = pool.begin().await?;
     for (step, partner) in partners.into_iter().enumerate() {
         let (inviter, invitee) = if step % 2 == 0 { (partner, demo) } else { (demo, partner) };
-        let times = [at(24 * (step as i64 + 2)), at(24 * (step as i64 + 3) + 5)];
+        let times = [at(step as i64 + 2, 10), at(step as i64 + 3, 15)];
         let note = "It would be good to put a face to the name. Coffee?";
-        let id = store::insert_invitation(&mut tx, inviter, invitee, venue, &times, note).await?;
+        let id = store::insert_invitation(&mut tx, inviter, invitee, venue.id, &times, note).await?;
         let mut invitation = store::find_invitation(&mut *tx, id).await?.context("the invitation just made")?;
         crate::notify::store::record(
             &mut tx,
@@ -320,9 +324,9 @@ async fn insert_demo_invitations(pool: &PgPool, demo: i64) -> anyhow::Result<()>
             continue;
         }
         let (state, time, kind) = if step == 2 {
-            (State::Accepted, at(24 * 4), Kind::InvitationAccepted)
+            (State::Accepted, at(4, 11), Kind::InvitationAccepted)
         } else {
-            (State::Held, at(-24), Kind::DidYouMeet)
+            (State::Held, at(-1, 16), Kind::DidYouMeet)
         };
         let agreed = [time];
         let change = store::Change {
