@@ -41,6 +41,8 @@ pub struct AppState {
     pub pool: PgPool,
     /// Mark the session cookie `Secure` (set when served over https).
     pub secure_cookies: bool,
+    /// The address members reach Cuppa at, for links that leave the site (calendar feeds).
+    pub public_url: String,
 }
 
 /// Requests taking longer than this are answered 408 and their work dropped.
@@ -93,7 +95,10 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
                     let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
+                    // A calendar feed's path is its secret: keep it out of the logs.
+                    let path = request.uri().path();
+                    let path = if path.starts_with("/calendar/") { "/calendar/…" } else { path };
+                    tracing::info_span!("request", id = %id, method = %request.method(), path = %path)
                 })
                 // One line per request at the default level, with status and latency.
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),

@@ -132,7 +132,11 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
                 println!("Emails go to {}.", jobs.mailer.describe());
             }
             println!("Press Ctrl-C to stop.");
-            let state = AppState { pool: db.pool.clone(), secure_cookies: config.secure_cookies };
+            let state = AppState {
+                pool: db.pool.clone(),
+                secure_cookies: config.secure_cookies,
+                public_url: config.public_url.clone(),
+            };
             server::serve(listener, state, jobs, shutdown).await
         }
         Command::Migrate => {

@@ -9,7 +9,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use tower_sessions::Session;
@@ -46,8 +46,7 @@ async fn download_coffee(
     CurrentMember(member): CurrentMember,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let invitation = crate::invitations::store::find_invitation(&state.pool, id).await?.ok_or(AppError::NotFound)?;
-    let side = invitation.side_of(member.id).ok_or(AppError::NotFound)?;
+    let (invitation, side) = crate::invitations::load_for(&state, &member, id).await?;
     if !matches!(invitation.state, InvitationState::Accepted | InvitationState::Held) {
         return Err(AppError::Conflict("Only an agreed coffee can go in a calendar.".to_owned()));
     }
@@ -79,14 +78,10 @@ struct CalendarSettingsPage {
 async fn calendar_settings(
     State(state): State<AppState>,
     CurrentMember(member): CurrentMember,
-    headers: HeaderMap,
     layout: Layout,
 ) -> AppResult<CalendarSettingsPage> {
     let token = store::get_token(&state.pool, member.id).await?;
-    // The address calendar apps need is absolute: built from the host this page was asked on.
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
-    let scheme = if state.secure_cookies { "https" } else { "http" };
-    let feed_url = format!("{scheme}://{host}/calendar/{token}.ics");
+    let feed_url = format!("{}/calendar/{token}.ics", state.public_url.trim_end_matches('/'));
     Ok(CalendarSettingsPage { layout, feed_url })
 }
 

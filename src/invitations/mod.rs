@@ -62,6 +62,17 @@ impl InvitePage {
     }
 }
 
+/// The invitee's "who may invite me" setting, given whether they follow the inviter.
+fn check_policy(policy: InvitePolicy, follows_inviter: bool) -> AppResult<()> {
+    match policy {
+        InvitePolicy::Nobody => Err(AppError::Forbidden("This member is not taking invitations at the moment.")),
+        InvitePolicy::Following if !follows_inviter => {
+            Err(AppError::Forbidden("This member takes invitations only from people they follow."))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The member `inviter` may invite, with the places they may choose; or why not. A refusal
 /// looks the same whichever check made it, except where saying why helps the inviter.
 async fn invitable(state: &AppState, inviter: &Member, handle: &str) -> AppResult<(Profile, Vec<Venue>)> {
@@ -69,16 +80,8 @@ async fn invitable(state: &AppState, inviter: &Member, handle: &str) -> AppResul
     if invitee.id == inviter.id {
         return Err(AppError::BadRequest("You cannot invite yourself to coffee.".to_owned()));
     }
-    let privacy = crate::members::store::get_privacy(&state.pool, invitee.id).await?;
-    match privacy.invite_policy {
-        InvitePolicy::Nobody => {
-            return Err(AppError::Forbidden("This member is not taking invitations at the moment."));
-        }
-        InvitePolicy::Following if !relation.follows_me => {
-            return Err(AppError::Forbidden("This member takes invitations only from people they follow."));
-        }
-        _ => {}
-    }
+    let policy = crate::members::store::get_privacy(&state.pool, invitee.id).await?.invite_policy;
+    check_policy(policy, relation.follows_me)?;
     if store::open_between(&state.pool, inviter.id, invitee.id).await?.is_some() {
         return Err(AppError::Conflict(format!(
             "You already have an open invitation with {}: see /invitations.",
@@ -130,15 +133,17 @@ async fn send_invitation(
     };
 
     let mut tx = state.pool.begin().await?;
-    // The inviter's row lock makes the cap exact; the graph locks (smaller id first, as a
-    // block takes them) keep a block and an invitation from crossing.
+    // The graph locks first (smaller id first, as a block and a follow take them), so a block,
+    // an unfollow or a change of setting cannot cross the checks below; then the inviter's row
+    // lock, which makes the cap exact.
+    lock_pair(&mut tx, member.id, invitee.id).await?;
     crate::members::store::lock_member(&mut tx, member.id).await?;
-    for id in [member.id.min(invitee.id), member.id.max(invitee.id)] {
-        crate::social::store::lock_graph_of(&mut tx, id).await?;
-    }
-    if crate::social::store::get_relation(&mut *tx, member.id, invitee.id).await?.blocked_either_way() {
+    let relation = crate::social::store::get_relation(&mut *tx, member.id, invitee.id).await?;
+    if relation.blocked_either_way() {
         return Err(AppError::NotFound);
     }
+    let policy = crate::members::store::get_privacy(&mut *tx, invitee.id).await?.invite_policy;
+    check_policy(policy, relation.follows_me)?;
     if !store::may_send_more(&mut tx, member.id).await? {
         return Err(AppError::Conflict(format!(
             "You have {} invitations waiting for an answer. Wait for some answers, or cancel one, before sending more.",
@@ -165,6 +170,14 @@ async fn send_invitation(
     tx.commit().await?;
     Flash::success(format!("Invitation sent. {} will be told.", invitee.display_name)).push(&session).await?;
     Ok(Redirect::to(&format!("/invitations/{id}")).into_response())
+}
+
+/// Takes both members' graph locks, smaller id first, as blocks and follows do.
+async fn lock_pair(conn: &mut sqlx::PgConnection, one: i64, other: i64) -> sqlx::Result<()> {
+    for id in [one.min(other), one.max(other)] {
+        crate::social::store::lock_graph_of(conn, id).await?;
+    }
+    Ok(())
 }
 
 /// The member's invitations, sorted into the page's four lists.
@@ -249,15 +262,24 @@ impl InvitationPage {
         }
     }
 
+    fn open_choices(&self) -> Vec<(i64, String)> {
+        self.invitation.open_choices(Utc::now())
+    }
+
     fn both_met(&self) -> bool {
         model::both_met(self.invitation.inviter_answer, self.invitation.invitee_answer)
     }
 }
 
-/// The invitation, for one of its two people; anyone else is told it does not exist.
-async fn load_for(state: &AppState, member: &Member, id: i64) -> AppResult<(Invitation, Side)> {
+/// The invitation, for one of its two people; anyone else is told it does not exist, and so
+/// is either of the two once a block stands between them (as for profiles).
+pub(crate) async fn load_for(state: &AppState, member: &Member, id: i64) -> AppResult<(Invitation, Side)> {
     let invitation = store::find_invitation(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     let side = invitation.side_of(member.id).ok_or(AppError::NotFound)?;
+    let (other, _, _) = invitation.other(side);
+    if crate::social::store::get_relation(&state.pool, member.id, other).await?.blocked_either_way() {
+        return Err(AppError::NotFound);
+    }
     Ok((invitation, side))
 }
 
@@ -520,9 +542,17 @@ async fn answer_met(
 ) -> AppResult<Redirect> {
     let answer = MetAnswer::from_value(&form.answer)
         .ok_or_else(|| AppError::BadRequest("Say whether you met or they didn't come.".to_owned()))?;
+    let parties = store::find_invitation(&state.pool, id).await?.ok_or(AppError::NotFound)?;
     let mut tx = state.pool.begin().await?;
+    // The graph locks before the row, in the order a block takes them, so that no met pair is
+    // recorded across a block made at the same moment.
+    lock_pair(&mut tx, parties.inviter_id, parties.invitee_id).await?;
     let invitation = store::lock_invitation(&mut tx, id).await?.ok_or(AppError::NotFound)?;
     let side = invitation.side_of(member.id).ok_or(AppError::Forbidden("This invitation is not yours."))?;
+    let (other, _, _) = invitation.other(side);
+    if crate::social::store::get_relation(&mut *tx, member.id, other).await?.blocked_either_way() {
+        return Err(AppError::NotFound);
+    }
     if invitation.state != State::Held {
         return Err(AppError::Conflict("You can say whether you met once the coffee's time has passed.".to_owned()));
     }

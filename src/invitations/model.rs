@@ -124,6 +124,15 @@ impl Invitation {
     pub fn choices(&self) -> Vec<(i64, String)> {
         self.proposed_times.iter().map(|t| (t.timestamp(), local_label(*t, self.zone()))).collect()
     }
+
+    /// The proposed times still to come, which are the only ones that can be accepted.
+    pub fn open_choices(&self, now: DateTime<Utc>) -> Vec<(i64, String)> {
+        self.proposed_times
+            .iter()
+            .filter(|t| **t > now)
+            .map(|t| (t.timestamp(), local_label(*t, self.zone())))
+            .collect()
+    }
 }
 
 /// The two sides of an invitation.

@@ -46,6 +46,9 @@ pub async fn list_invitations_of(db: impl PgExecutor<'_>, member: i64) -> sqlx::
     select_invitations!(
         "where (i.inviter_id = $1 or i.invitee_id = $1)
            and (i.state in ('pending', 'countered', 'accepted') or i.updated_at > now() - interval '180 days')
+           and not exists (select from blocks b
+                           where (b.blocker_id = i.inviter_id and b.blocked_id = i.invitee_id)
+                              or (b.blocker_id = i.invitee_id and b.blocked_id = i.inviter_id))
          order by i.updated_at desc
          limit 200",
         member
@@ -54,10 +57,13 @@ pub async fn list_invitations_of(db: impl PgExecutor<'_>, member: i64) -> sqlx::
     .await
 }
 
-/// Agreed coffees still to come, soonest first, for calendars and the home page.
+/// Agreed coffees still to come, soonest first, for the calendar feed. A coffee with a member
+/// who has since been suspended is left out (the invitation page still tells of it); a block
+/// cancels the coffee, so it leaves by itself.
 pub async fn list_upcoming_coffees(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<Invitation>> {
     select_invitations!(
         "where (i.inviter_id = $1 or i.invitee_id = $1) and i.state = 'accepted'
+           and r.status = 'active' and e.status = 'active'
          order by i.accepted_time
          limit 100",
         member
@@ -67,13 +73,17 @@ pub async fn list_upcoming_coffees(db: impl PgExecutor<'_>, member: i64) -> sqlx
 }
 
 /// What the home page shows: open invitations, and held coffees from the last month that the
-/// member has not yet said whether they met at. Agreed ones soonest first, then the rest.
+/// member has not yet said whether they met at; none with a suspended or blocked member. Agreed ones soonest first, then the rest.
 pub async fn list_current(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<Invitation>> {
     select_invitations!(
         "where (i.inviter_id = $1 or i.invitee_id = $1)
            and (i.state in ('pending', 'countered', 'accepted')
                 or (i.state = 'held' and i.accepted_time > now() - interval '30 days'
                     and case when i.inviter_id = $1 then i.inviter_answer else i.invitee_answer end is null))
+           and r.status = 'active' and e.status = 'active'
+           and not exists (select from blocks b
+                           where (b.blocker_id = i.inviter_id and b.blocked_id = i.invitee_id)
+                              or (b.blocker_id = i.invitee_id and b.blocked_id = i.inviter_id))
          order by i.accepted_time nulls last, i.created_at desc
          limit 50",
         member
@@ -206,10 +216,11 @@ pub async fn lock_due_invitations(
     .await
 }
 
-/// Cancels whatever is open between two members, quietly: used when one blocks the other.
+/// Cancels whatever is open between two members, quietly and naming no one: used when one
+/// blocks the other (whose pages then hide the invitation altogether).
 pub async fn cancel_open_between(conn: &mut PgConnection, blocker: i64, blocked: i64) -> sqlx::Result<()> {
     sqlx::query!(
-        "update invitations set state = 'cancelled', closed_by = $1
+        "update invitations set state = 'cancelled', closed_by = null
          where state in ('pending', 'countered', 'accepted')
            and least(inviter_id, invitee_id) = least($1::bigint, $2::bigint)
            and greatest(inviter_id, invitee_id) = greatest($1::bigint, $2::bigint)",

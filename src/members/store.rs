@@ -126,10 +126,12 @@ pub async fn update_profile(db: impl PgExecutor<'_>, id: i64, update: &ProfileUp
     Ok(())
 }
 
-/// Takes the member's row lock, so that two windows added at once are checked one after the
-/// other and cannot both slip past the overlap check.
+/// Takes the member's row lock, so that two windows added (or two invitations sent) at once
+/// are checked one after the other and cannot both slip past the check. `no key update`, not
+/// `update`: it must not conflict with the key-share locks that foreign keys take when other
+/// transactions insert rows pointing at this member (a follow, a block, a notification).
 pub async fn lock_member(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
-    sqlx::query!("select id from members where id = $1 for update", id).fetch_one(conn).await?;
+    sqlx::query!("select id from members where id = $1 for no key update", id).fetch_one(conn).await?;
     Ok(())
 }
 

@@ -2,11 +2,11 @@
 //! outbox, over SMTP when one is configured and otherwise as `.eml` files in the mail folder
 //! (for development, demos and tests: nothing leaves the machine).
 //!
-//! Each batch is one transaction: take due rows with `for update skip locked`, send each,
-//! mark it sent (or schedule its retry, see `model::after_failure`), commit. Two senders,
-//! in one process or in two replicas, never take the same row. Delivery is at least once: if
-//! the process dies or the database goes away after a mail left but before the commit, that
-//! mail goes again on the next batch (with the same Message-ID; in the mail folder the second
+//! Each email is one transaction: take a due row with `for update skip locked`, send it, mark
+//! it sent (or schedule its retry, see `model::after_failure`), commit. Two senders, in one
+//! process or in two replicas, never take the same row. Delivery is at least once: if the
+//! process dies or the database goes away after a mail left but before the commit, that one
+//! mail goes again later (with the same Message-ID; in the mail folder the second
 //! write fails loudly instead, as its file is opened with `create_new`).
 //!
 //! A member who turned a kind of email off after one was queued still gets that one: it was
@@ -29,7 +29,7 @@ use super::store::{self, DueMail};
 use crate::config::Config;
 use crate::server::Shutdown;
 
-/// Emails taken in one transaction. Small, because their rows stay locked while they are sent.
+/// Emails sent per round before the sender looks again (each in its own transaction).
 pub const BATCH_SIZE: i64 = 20;
 /// How often the sender looks for due emails when the outbox is empty.
 const POLL_EVERY: Duration = Duration::from_secs(5);
@@ -196,22 +196,23 @@ pub struct Batch {
     pub given_up: usize,
 }
 
-/// Sends up to `limit` due emails in one transaction, recording each outcome. An error here
-/// is the database's: the transaction is rolled back and the batch's emails stay due.
+/// Sends up to `limit` due emails, each in its own transaction, recording each outcome. An
+/// error here is the database's: that email's transaction is rolled back and it stays due.
 pub async fn send_due(pool: &PgPool, mailer: &Mailer, limit: i64) -> anyhow::Result<Batch> {
     send_batch(pool, mailer, limit, None).await
 }
 
 async fn send_batch(pool: &PgPool, mailer: &Mailer, limit: i64, stop: Option<&Shutdown>) -> anyhow::Result<Batch> {
-    let mut tx = pool.begin().await.context("could not begin the outbox transaction")?;
-    let due = store::take_due_mail(&mut tx, limit).await.context("could not read the outbox")?;
-    let mut batch = Batch { taken: due.len(), ..Batch::default() };
-    for mail in &due {
-        // On shutdown, record what has gone and leave the rest (unlocked at commit) for later.
-        if stop.is_some_and(Shutdown::is_stopping) {
+    let mut batch = Batch::default();
+    // One email per transaction: if recording a send fails (or the process dies), only that one
+    // email can go out again, never a whole batch already delivered.
+    while (batch.taken as i64) < limit && !stop.is_some_and(Shutdown::is_stopping) {
+        let mut tx = pool.begin().await.context("could not begin the outbox transaction")?;
+        let Some(mail) = store::take_due_mail(&mut tx, 1).await.context("could not read the outbox")?.pop() else {
             break;
-        }
-        match mailer.send(mail).await {
+        };
+        batch.taken += 1;
+        match mailer.send(&mail).await {
             Ok(()) => {
                 store::mark_sent(&mut tx, mail.id).await.context("could not mark an email sent")?;
                 batch.sent += 1;
@@ -236,8 +237,8 @@ async fn send_batch(pool: &PgPool, mailer: &Mailer, limit: i64, stop: Option<&Sh
                     .context("could not record a failed email")?;
             }
         }
+        tx.commit().await.context("could not commit a sent email")?;
     }
-    tx.commit().await.context("could not commit the outbox batch")?;
     Ok(batch)
 }
 

@@ -32,7 +32,9 @@ fn clean_text(raw: &str, multiline: bool) -> Result<String, &'static str> {
     if text.chars().any(bad) {
         return Err("Please remove the control characters from this text.");
     }
-    Ok(text.replace("\r\n", "\n"))
+    // Every line break becomes "\n", a lone "\r" included: some readers of the text (calendar
+    // files, emails) take a bare CR as a line break and others do not.
+    Ok(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
 /// The rules of one free-text field: how long it may be, whether line breaks belong in it,
@@ -97,6 +99,7 @@ mod tests {
         assert!(clean_text("A\0da", false).is_err());
         assert!(clean_text("line\nbreak", false).is_err());
         assert_eq!(clean_text("line\r\nbreak", true), Ok("line\nbreak".to_owned()));
+        assert_eq!(clean_text("a\rEND:VEVENT", true), Ok("a\nEND:VEVENT".to_owned()));
     }
 
     #[test]

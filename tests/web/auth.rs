@@ -280,7 +280,11 @@ async fn role_extractors_read_the_role_afresh_on_every_request() {
     client.sign_up("root_user").await;
     let mut probe = Client::with_router(
         client.pool.clone(),
-        probe_router(AppState { pool: client.pool.clone(), secure_cookies: false }),
+        probe_router(AppState {
+            pool: client.pool.clone(),
+            secure_cookies: false,
+            public_url: crate::support::PUBLIC_URL.to_owned(),
+        }),
     );
     probe.cookies = client.cookies.clone();
 
@@ -315,7 +319,11 @@ async fn the_session_cookie_is_http_only_lax_and_secure_when_configured() {
     );
     assert!(!cookie.contains("Secure"), "{cookie}");
 
-    let router = cuppa::app(AppState { pool: plain.pool.clone(), secure_cookies: true });
+    let router = cuppa::app(AppState {
+        pool: plain.pool.clone(),
+        secure_cookies: true,
+        public_url: crate::support::PUBLIC_URL.to_owned(),
+    });
     let mut https = Client::with_router(plain.pool.clone(), router);
     let page = https.get("/login").await;
     let cookie = page.headers["set-cookie"].to_str().unwrap().to_owned();

@@ -95,6 +95,7 @@ async fn the_private_feed_lists_upcoming_coffees_until_its_address_is_reset() {
     let (mut ada, _grace, id, time) = agreed_coffee().await;
     let settings = ada.get("/settings/calendar").await;
     let url = settings.value("#feed-url").expect("the feed address is shown");
+    assert!(url.starts_with(&format!("{}/calendar/", crate::support::PUBLIC_URL)), "{url}");
     let path = url.split_once("/calendar/").map(|(_, rest)| format!("/calendar/{rest}")).unwrap();
     let mut calendar_app = ada.another();
     let feed = calendar_app.get(&path).await;

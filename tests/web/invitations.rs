@@ -267,6 +267,9 @@ async fn the_invitees_setting_blocks_and_suspensions_are_respected() {
     grace.get("/m/ada").await;
     assert_eq!(grace.post("/m/ada/block", &[]).await.status, StatusCode::SEE_OTHER);
     assert_eq!(state_of(&ada.pool, id).await, "cancelled");
+    assert_eq!(ada.get(&format!("/invitations/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(grace.get(&format!("/invitations/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert!(!ada.get("/invitations").await.body.contains("grace"), "hidden from the lists too");
     assert_eq!(ada.get("/m/grace/invite").await.status, StatusCode::NOT_FOUND);
     assert_eq!(invite(&mut grace, "ada", venue, &[&time]).await.status, StatusCode::NOT_FOUND);
 
@@ -374,5 +377,42 @@ async fn an_accept_racing_a_cancel_ends_in_one_consistent_state() {
             }
             other => panic!("exactly one of the two should win, got {other:?}"),
         }
+    }
+}
+
+#[tokio::test]
+async fn no_meeting_is_recorded_across_a_block() {
+    let Pair { mut ada, mut grace, venue, .. } = pair().await;
+    let id = id_from(invite(&mut ada, "grace", venue, &[&local_in(3, 10)]).await.location());
+    let time = proposed_secs(&ada.pool, id).await[0].to_string();
+    grace.get(&format!("/invitations/{id}")).await;
+    grace.post(&format!("/invitations/{id}/accept"), &[("seen", "pending"), ("time", &time)]).await;
+    let_coffee_happen(&ada.pool, id).await;
+    ada.get(&format!("/invitations/{id}")).await;
+    ada.post(&format!("/invitations/{id}/met"), &[("answer", "met")]).await;
+    ada.get("/m/grace").await;
+    assert_eq!(ada.post("/m/grace/block", &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(grace.post(&format!("/invitations/{id}/met"), &[("answer", "met")]).await.status, StatusCode::NOT_FOUND);
+    let met: i64 = sqlx::query_scalar("select count(*) from met_pairs").fetch_one(&ada.pool).await.unwrap();
+    assert_eq!(met, 0);
+}
+
+#[tokio::test]
+async fn an_invitation_racing_a_block_never_fails_and_never_crosses_it() {
+    for _ in 0..3 {
+        let Pair { mut ada, mut grace, venue, .. } = pair().await;
+        ada.get("/m/grace/invite").await;
+        grace.get("/m/ada").await;
+        let venue = venue.to_string();
+        let time = local_in(3, 10);
+        let fields = [("venue_id", venue.as_str()), ("time1", time.as_str())];
+        let (sent, blocked) = tokio::join!(ada.post("/m/grace/invite", &fields), grace.post("/m/ada/block", &[]));
+        assert_eq!(blocked.status, StatusCode::SEE_OTHER);
+        assert!([StatusCode::SEE_OTHER, StatusCode::NOT_FOUND].contains(&sent.status), "{}", sent.status);
+        let open: i64 = sqlx::query_scalar("select count(*) from invitations where state = 'pending'")
+            .fetch_one(&ada.pool)
+            .await
+            .unwrap();
+        assert_eq!(open, 0, "whichever came first, nothing is open across the block");
     }
 }

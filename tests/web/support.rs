@@ -23,6 +23,8 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 use tower::ServiceExt;
 
 pub const PASSWORD: &str = "a sturdy test password";
+/// Where the tests' Cuppa says it is served (calendar and email links start with it).
+pub const PUBLIC_URL: &str = "http://cuppa.test";
 
 /// Where test databases live, and the template they are copied from.
 struct TestServer {
@@ -182,7 +184,8 @@ pub struct Client {
 impl Client {
     pub async fn new() -> Client {
         let pool = fresh_pool().await;
-        let router = cuppa::app(AppState { pool: pool.clone(), secure_cookies: false });
+        let router =
+            cuppa::app(AppState { pool: pool.clone(), secure_cookies: false, public_url: PUBLIC_URL.to_owned() });
         Client::with_router(pool, router)
     }
 
