@@ -42,7 +42,8 @@ create index invitations_open on invitations (state) where state in ('pending', 
 
 create type notification_kind as enum (
     'invitation_received', 'invitation_countered', 'invitation_accepted', 'invitation_declined',
-    'invitation_cancelled', 'invitation_expired', 'did_you_meet', 'met_confirmed'
+    'invitation_cancelled', 'invitation_expired', 'did_you_meet', 'met_confirmed',
+    'venue_approved', 'venue_rejected'
 );
 
 -- In-app notifications. The text is written when the event happens, so a later change of name

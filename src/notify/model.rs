@@ -18,10 +18,12 @@ pub enum Kind {
     InvitationExpired,
     DidYouMeet,
     MetConfirmed,
+    VenueApproved,
+    VenueRejected,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 10] = [
         Kind::InvitationReceived,
         Kind::InvitationCountered,
         Kind::InvitationAccepted,
@@ -30,6 +32,8 @@ impl Kind {
         Kind::InvitationExpired,
         Kind::DidYouMeet,
         Kind::MetConfirmed,
+        Kind::VenueApproved,
+        Kind::VenueRejected,
     ];
 
     /// The value forms and the database use.
@@ -43,6 +47,8 @@ impl Kind {
             Kind::InvitationExpired => "invitation_expired",
             Kind::DidYouMeet => "did_you_meet",
             Kind::MetConfirmed => "met_confirmed",
+            Kind::VenueApproved => "venue_approved",
+            Kind::VenueRejected => "venue_rejected",
         }
     }
 
@@ -57,6 +63,8 @@ impl Kind {
             Kind::InvitationExpired => "An invitation expires unanswered",
             Kind::DidYouMeet => "After a coffee: did you meet?",
             Kind::MetConfirmed => "We both said we met",
+            Kind::VenueApproved => "A place I proposed is approved",
+            Kind::VenueRejected => "A place I proposed is not approved",
         }
     }
 }

@@ -136,9 +136,19 @@ async fn decide(
     id: i64,
     decision: VenueStatus,
 ) -> AppResult<Redirect> {
-    if !store::decide_venue(&state.pool, id, decision, admin).await? {
+    let mut tx = state.pool.begin().await?;
+    let Some(decided) = store::decide_venue(&mut *tx, id, decision, admin).await? else {
         return Err(AppError::Conflict("This proposal has already been decided, or no longer exists.".to_owned()));
+    };
+    if let Some(proposer) = decided.proposed_by {
+        crate::notify::store::record(
+            &mut tx,
+            proposer,
+            &model::decision_notice(&decided.name, &decided.city, decision),
+        )
+        .await?;
     }
+    tx.commit().await?;
     let done = if decision == VenueStatus::Approved { "Approved: members can now choose it." } else { "Rejected." };
     Flash::success(done).push(session).await?;
     Ok(Redirect::to("/admin/venues"))

@@ -1,5 +1,6 @@
 //! Venues' types and the rules of the proposal form. Pure: no I/O.
 
+use crate::notify::model::{Kind, Notice};
 use crate::web::FieldErrors;
 use crate::web::forms::TextField;
 
@@ -38,6 +39,23 @@ impl Venue {
             _ => None,
         }
     }
+}
+
+/// What the member who proposed a place is told of the admins' decision.
+pub fn decision_notice(name: &str, city: &str, decision: VenueStatus) -> Notice {
+    let (kind, text, link) = if decision == VenueStatus::Approved {
+        (
+            Kind::VenueApproved,
+            format!("{name} in {city} is approved: members can now meet there"),
+            format!("/venues?city={}", crate::web::forms::encode_query_value(city)),
+        )
+    } else {
+        (Kind::VenueRejected, format!("{name} in {city} was not approved as a place to meet"), "/venues".to_owned())
+    };
+    let body = format!(
+        "{text}.\n\nThank you for proposing it. Admins approve public places where two people can talk easily."
+    );
+    Notice { kind, text, body, link }
 }
 
 /// The proposal form, as typed. Unticked checkboxes are absent.

@@ -58,19 +58,33 @@ pub async fn list_venue_cities(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(Str
     Ok(rows.into_iter().map(|r| (r.city, r.venues)).collect())
 }
 
-/// Approves or rejects a pending proposal; false when it is not pending (decided already, or
+/// A decided proposal: who proposed it (if they still have an account), its name and city.
+#[derive(Clone, Debug)]
+pub struct Decided {
+    pub proposed_by: Option<i64>,
+    pub name: String,
+    pub city: String,
+}
+
+/// Approves or rejects a pending proposal; `None` when it is not pending (decided already, or
 /// no such venue).
-pub async fn decide_venue(db: impl PgExecutor<'_>, id: i64, decision: VenueStatus, admin: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query!(
+pub async fn decide_venue(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    decision: VenueStatus,
+    admin: i64,
+) -> sqlx::Result<Option<Decided>> {
+    sqlx::query_as!(
+        Decided,
         "update venues set status = $2, decided_by = $3, decided_at = now()
-         where id = $1 and status = 'pending'",
+         where id = $1 and status = 'pending'
+         returning proposed_by, name, city",
         id,
         decision as VenueStatus,
         admin
     )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .fetch_optional(db)
+    .await
 }
 
 /// Approved venues made by the seed, in one statement.
