@@ -39,6 +39,9 @@ create index invitations_inviter on invitations (inviter_id, created_at desc);
 create index invitations_invitee on invitations (invitee_id, created_at desc);
 -- The expiry and "did you meet?" jobs look only at open invitations.
 create index invitations_open on invitations (state) where state in ('pending', 'countered', 'accepted');
+-- The admins' list of no-shows.
+create index invitations_no_show on invitations (accepted_time desc)
+    where state = 'held' and (inviter_answer = 'no_show' or invitee_answer = 'no_show');
 
 create type notification_kind as enum (
     'invitation_received', 'invitation_countered', 'invitation_accepted', 'invitation_declined',

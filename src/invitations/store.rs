@@ -254,7 +254,8 @@ pub async fn list_no_shows(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<NoShow>>
            join members r on r.id = i.inviter_id
            join members e on e.id = i.invitee_id
            join venues v on v.id = i.venue_id
-           where i.state = 'held' and s.answer = 'no_show'
+           where i.state = 'held' and (i.inviter_answer = 'no_show' or i.invitee_answer = 'no_show')
+             and s.answer = 'no_show'
            order by i.accepted_time desc
            limit 500"#
     )
