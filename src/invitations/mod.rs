@@ -466,6 +466,21 @@ impl NoteForm {
     }
 }
 
+/// Declining and cancelling: a closing move with an optional note.
+async fn close(
+    state: &AppState,
+    session: &Session,
+    member: &Member,
+    id: i64,
+    form: &NoteForm,
+    mv: fn(String) -> Move,
+) -> AppResult<Redirect> {
+    let mv = mv(form.note()?);
+    let done = mv.done();
+    apply_move(state, member, id, seen_state(&form.seen.seen)?, mv).await?;
+    finish(session, id, done).await
+}
+
 async fn decline(
     AxumState(state): AxumState<AppState>,
     session: Session,
@@ -473,10 +488,7 @@ async fn decline(
     Path(id): Path<i64>,
     Form(form): Form<NoteForm>,
 ) -> AppResult<Redirect> {
-    let mv = Move::Decline(form.note()?);
-    let done = mv.done();
-    apply_move(&state, &member, id, seen_state(&form.seen.seen)?, mv).await?;
-    finish(&session, id, done).await
+    close(&state, &session, &member, id, &form, Move::Decline).await
 }
 
 async fn cancel(
@@ -486,10 +498,7 @@ async fn cancel(
     Path(id): Path<i64>,
     Form(form): Form<NoteForm>,
 ) -> AppResult<Redirect> {
-    let mv = Move::Cancel(form.note()?);
-    let done = mv.done();
-    apply_move(&state, &member, id, seen_state(&form.seen.seen)?, mv).await?;
-    finish(&session, id, done).await
+    close(&state, &session, &member, id, &form, Move::Cancel).await
 }
 
 #[derive(Debug, Deserialize)]

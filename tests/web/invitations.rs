@@ -96,6 +96,16 @@ async fn let_coffee_happen(pool: &PgPool, id: i64) {
     assert_eq!(advance_due(pool, Utc::now()).await.unwrap(), (0, 1));
 }
 
+/// Ada invites Grace, Grace accepts, and the hour goes by: the invitation's id.
+async fn held_coffee(ada: &mut Client, grace: &mut Client, venue: i64) -> i64 {
+    let id = id_from(invite(ada, "grace", venue, &[&local_in(3, 10)]).await.location());
+    let time = proposed_secs(&ada.pool, id).await[0].to_string();
+    grace.get(&format!("/invitations/{id}")).await;
+    grace.post(&format!("/invitations/{id}/accept"), &[("seen", "pending"), ("time", &time)]).await;
+    let_coffee_happen(&ada.pool, id).await;
+    id
+}
+
 #[tokio::test]
 async fn an_invitation_goes_from_sent_to_met() {
     let Pair { mut ada, mut grace, ada_id, grace_id, venue } = pair().await;
@@ -326,11 +336,7 @@ async fn unanswered_invitations_expire_once_their_times_pass() {
 #[tokio::test]
 async fn a_no_show_is_seen_by_the_reporter_and_admins_only() {
     let Pair { mut ada, mut grace, venue, .. } = pair().await;
-    let id = id_from(invite(&mut ada, "grace", venue, &[&local_in(3, 10)]).await.location());
-    let time = proposed_secs(&ada.pool, id).await[0].to_string();
-    grace.get(&format!("/invitations/{id}")).await;
-    grace.post(&format!("/invitations/{id}/accept"), &[("seen", "pending"), ("time", &time)]).await;
-    let_coffee_happen(&ada.pool, id).await;
+    let id = held_coffee(&mut ada, &mut grace, venue).await;
     ada.get(&format!("/invitations/{id}")).await;
     assert_eq!(
         ada.post(&format!("/invitations/{id}/met"), &[("answer", "no_show")]).await.status,
@@ -383,11 +389,7 @@ async fn an_accept_racing_a_cancel_ends_in_one_consistent_state() {
 #[tokio::test]
 async fn no_meeting_is_recorded_across_a_block() {
     let Pair { mut ada, mut grace, venue, .. } = pair().await;
-    let id = id_from(invite(&mut ada, "grace", venue, &[&local_in(3, 10)]).await.location());
-    let time = proposed_secs(&ada.pool, id).await[0].to_string();
-    grace.get(&format!("/invitations/{id}")).await;
-    grace.post(&format!("/invitations/{id}/accept"), &[("seen", "pending"), ("time", &time)]).await;
-    let_coffee_happen(&ada.pool, id).await;
+    let id = held_coffee(&mut ada, &mut grace, venue).await;
     ada.get(&format!("/invitations/{id}")).await;
     ada.post(&format!("/invitations/{id}/met"), &[("answer", "met")]).await;
     ada.get("/m/grace").await;
