@@ -1,5 +1,6 @@
 //! Notifications: the list and its read marks, the count in the navigation, email settings,
-//! and the outbox sender (to a mail folder, and to an SMTP server that is not there).
+//! and the outbox sender (to a mail folder, to an SMTP server on a loopback port, and to one
+//! that is not there).
 
 use std::path::PathBuf;
 
@@ -9,9 +10,7 @@ use cuppa::notify::sender::{self, Batch, Mailer};
 use cuppa::notify::store;
 use sqlx::PgPool;
 
-use crate::support::Client;
-
-const PUBLIC_URL: &str = "http://cuppa.test";
+use crate::support::{Client, PUBLIC_URL};
 
 /// Tells `member` something, as an invitation would, in a transaction of its own.
 async fn tell(pool: &PgPool, member: i64, kind: Kind, text: &str, link: &str) {
@@ -373,4 +372,67 @@ async fn emails_another_sender_holds_are_skipped_not_waited_for() {
     assert_eq!(sender::send_due(&ada.pool, &mailer, 50).await.unwrap().sent, 3);
     assert_eq!(eml_files(&dir).len(), 8);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A minimal SMTP server on a loopback port that accepts every message and hands back the
+/// DATA of each (enough of RFC 5321 for one client: greeting, EHLO, MAIL, RCPT, DATA, RSET,
+/// NOOP, QUIT).
+async fn smtp_sink() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (messages, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let messages = messages.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink.test ESMTP\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250-sink.test\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            write.write_all(b"354 go ahead\r\n").await.unwrap();
+                            let mut data = Vec::new();
+                            while let Ok(Some(line)) = lines.next_line().await {
+                                if line == "." {
+                                    break;
+                                }
+                                data.push(line);
+                            }
+                            messages.send(data.join("\n")).unwrap();
+                            b"250 queued\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await.unwrap();
+                            return;
+                        }
+                        _ => b"250 OK\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
+#[tokio::test]
+async fn an_smtp_server_receives_each_due_email_once() {
+    let mut ada = Client::new().await;
+    let ada_id = ada.sign_up("ada").await;
+    tell(&ada.pool, ada_id, Kind::InvitationReceived, "Grace invites you to coffee", "/invitations/7").await;
+    let (port, mut received) = smtp_sink().await;
+    let mailer = Mailer::smtp(&format!("smtp://127.0.0.1:{port}"), "Cuppa <cuppa@localhost>", PUBLIC_URL).unwrap();
+
+    let batch = sender::send_due(&ada.pool, &mailer, 10).await.unwrap();
+    assert_eq!(batch, Batch { taken: 1, sent: 1, retrying: 0, given_up: 0 });
+    let message = received.recv().await.expect("the server got the email");
+    assert!(message.contains("To: ada@example.com"), "{message}");
+    assert!(message.contains("Subject: Grace invites you to coffee"), "{message}");
+    assert!(message.contains(&format!("{PUBLIC_URL}/invitations/7")), "{message}");
+    assert_eq!(sender::send_due(&ada.pool, &mailer, 10).await.unwrap().taken, 0, "sent once");
+    assert!(received.try_recv().is_err());
 }
