@@ -42,15 +42,23 @@ pub struct Config {
     #[arg(long, env = "CUPPA_MAIL_DIR", global = true)]
     pub mail_dir: Option<PathBuf>,
 
-    /// The address members reach Cuppa at, for the links in emails.
-    #[arg(long, env = "CUPPA_PUBLIC_URL", default_value = "http://127.0.0.1:8080", global = true)]
-    pub public_url: String,
+    /// The address members reach Cuppa at, for the links in emails and calendar feeds
+    /// (default: http:// and the listening address).
+    #[arg(long, env = "CUPPA_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
 }
 
 impl Config {
     /// The folder emails are written to when there is no SMTP server.
     pub fn mail_dir(&self) -> PathBuf {
         self.mail_dir.clone().unwrap_or_else(|| self.data_dir.join("mail"))
+    }
+
+    /// Without a configured address, links point where this server listens, which is right for
+    /// a machine of one's own and says plainly where it is otherwise.
+    pub fn public_url(&self) -> String {
+        let url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
+        url.trim_end_matches('/').to_owned()
     }
 }
 
@@ -99,5 +107,16 @@ mod tests {
         if std::env::var_os("CUPPA_MAIL_DIR").is_none() {
             assert_eq!(cli.config.mail_dir(), PathBuf::from("/var/lib/cuppa/mail"));
         }
+    }
+
+    #[test]
+    fn links_point_where_the_server_listens_unless_told_otherwise() {
+        if std::env::var_os("CUPPA_PUBLIC_URL").is_some() || std::env::var_os("CUPPA_LISTEN").is_some() {
+            return;
+        }
+        let listening = Cli::parse_from(["cuppa", "--listen", "127.0.0.1:9000"]);
+        assert_eq!(listening.config.public_url(), "http://127.0.0.1:9000");
+        let told = Cli::parse_from(["cuppa", "--public-url", "https://cuppa.example/"]);
+        assert_eq!(told.config.public_url(), "https://cuppa.example");
     }
 }

@@ -135,7 +135,7 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
             let state = AppState {
                 pool: db.pool.clone(),
                 secure_cookies: config.secure_cookies,
-                public_url: config.public_url.clone(),
+                public_url: config.public_url(),
             };
             server::serve(listener, state, jobs, shutdown).await
         }

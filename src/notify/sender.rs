@@ -86,8 +86,8 @@ impl Mailer {
     /// The mailer the configuration asks for: SMTP when `--smtp-url` is set, else the folder.
     pub fn from_config(config: &Config) -> anyhow::Result<Mailer> {
         match &config.smtp_url {
-            Some(url) => Mailer::smtp(url, &config.mail_from, &config.public_url),
-            None => Mailer::folder(config.mail_dir(), &config.mail_from, &config.public_url),
+            Some(url) => Mailer::smtp(url, &config.mail_from, &config.public_url()),
+            None => Mailer::folder(config.mail_dir(), &config.mail_from, &config.public_url()),
         }
     }
 
