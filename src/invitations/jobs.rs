@@ -39,8 +39,9 @@ pub async fn advance_due(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<(u64
     }
 }
 
-/// Applies a job's move (expire or hold) and tells both sides; false when the state machine
-/// refuses it (the row changed since it was chosen).
+/// Applies a job's move (expire or hold) and tells both sides. The due query chooses only rows
+/// the move applies to; asking the state machine as well keeps it the one judge of moves, and
+/// a refusal (false) means the two disagree, so nothing is written.
 async fn move_by_job(conn: &mut PgConnection, invitation: &Invitation, action: Action) -> sqlx::Result<bool> {
     let Ok(next) = invitation.state.next(action, None) else {
         return Ok(false);

@@ -73,6 +73,11 @@ fn check_policy(policy: InvitePolicy, follows_inviter: bool) -> AppResult<()> {
     }
 }
 
+/// One invitation between two people is open at a time, whoever sent it.
+fn already_open(invitee: &Profile) -> AppError {
+    AppError::Conflict(format!("You already have an open invitation with {}: see /invitations.", invitee.display_name))
+}
+
 /// The member `inviter` may invite, with the places they may choose; or why not. A refusal
 /// looks the same whichever check made it, except where saying why helps the inviter.
 async fn invitable(state: &AppState, inviter: &Member, handle: &str) -> AppResult<(Profile, Vec<Venue>)> {
@@ -83,10 +88,7 @@ async fn invitable(state: &AppState, inviter: &Member, handle: &str) -> AppResul
     let policy = crate::members::store::get_privacy(&state.pool, invitee.id).await?.invite_policy;
     check_policy(policy, relation.follows_me)?;
     if store::open_between(&state.pool, inviter.id, invitee.id).await?.is_some() {
-        return Err(AppError::Conflict(format!(
-            "You already have an open invitation with {}: see /invitations.",
-            invitee.display_name
-        )));
+        return Err(already_open(&invitee));
     }
     // Approved places in the invitee's city, then in the inviter's when it differs.
     let mut venues = crate::venues::store::list_venues(&state.pool, VenueStatus::Approved, Some(&invitee.city)).await?;
@@ -153,10 +155,7 @@ async fn send_invitation(
     let id = match store::insert_invitation(&mut tx, member.id, invitee.id, venue.id, &times, &note).await {
         Ok(id) => id,
         Err(sqlx::Error::Database(db)) if db.constraint() == Some("invitations_one_open_per_pair") => {
-            return Err(AppError::Conflict(format!(
-                "You already have an open invitation with {}: see /invitations.",
-                invitee.display_name
-            )));
+            return Err(already_open(&invitee));
         }
         Err(other) => return Err(other.into()),
     };
@@ -443,8 +442,10 @@ async fn accept(
         .ok()
         .and_then(|secs| DateTime::from_timestamp(secs, 0))
         .ok_or_else(|| AppError::BadRequest("Choose one of the proposed times.".to_owned()))?;
-    apply_move(&state, &member, id, seen, Move::Accept(time)).await?;
-    finish(&session, id, Move::Accept(time).done()).await
+    let mv = Move::Accept(time);
+    let done = mv.done();
+    apply_move(&state, &member, id, seen, mv).await?;
+    finish(&session, id, done).await
 }
 
 #[derive(Debug, Deserialize)]

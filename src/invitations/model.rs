@@ -81,13 +81,6 @@ impl Invitation {
         }
     }
 
-    pub fn name_of(&self, side: Side) -> &str {
-        match side {
-            Side::Inviter => &self.inviter_name,
-            Side::Invitee => &self.invitee_name,
-        }
-    }
-
     pub fn answer_of(&self, side: Side) -> Option<MetAnswer> {
         match side {
             Side::Inviter => self.inviter_answer,
@@ -120,12 +113,12 @@ impl Invitation {
         self.accepted_time.map(|t| local_label(t, self.zone()))
     }
 
-    /// The proposed times in the venue's zone, with their instants (unix seconds) for forms.
+    /// Every proposed time in the venue's zone, with its instant (unix seconds) for forms.
     pub fn choices(&self) -> Vec<(i64, String)> {
-        self.proposed_times.iter().map(|t| (t.timestamp(), local_label(*t, self.zone()))).collect()
+        self.open_choices(DateTime::<Utc>::MIN_UTC)
     }
 
-    /// The proposed times still to come, which are the only ones that can be accepted.
+    /// The proposed times after `now`, which are the only ones that can be accepted.
     pub fn open_choices(&self, now: DateTime<Utc>) -> Vec<(i64, String)> {
         self.proposed_times
             .iter()
@@ -195,11 +188,6 @@ impl State {
 
     pub fn from_value(value: &str) -> Option<State> {
         State::ALL.into_iter().find(|s| s.value() == value)
-    }
-
-    /// Waiting for an answer, or agreed and still to come.
-    pub fn is_open(self) -> bool {
-        matches!(self, State::Pending | State::Countered | State::Accepted)
     }
 
     /// Whose answer the invitation waits for, if anyone's.
@@ -332,16 +320,6 @@ impl TimesForm {
         times.sort();
         times
     }
-
-    /// The form filled in with `times`, shown in `zone` (for proposing again).
-    pub fn from_times(times: &[DateTime<Utc>], zone: Tz) -> TimesForm {
-        let mut shown = times.iter().map(|t| t.with_timezone(&zone).format("%Y-%m-%dT%H:%M").to_string());
-        TimesForm {
-            time1: shown.next().unwrap_or_default(),
-            time2: shown.next().unwrap_or_default(),
-            time3: shown.next().unwrap_or_default(),
-        }
-    }
 }
 
 /// `datetime-local` sends `2026-12-01T10:30` (seconds optional); people typing by hand often
@@ -421,18 +399,6 @@ mod tests {
     }
 
     #[test]
-    fn closed_invitations_accept_nothing() {
-        for state in [Held, Declined, Cancelled, Expired] {
-            assert!(!state.is_open());
-            for action in [Accept, Decline, Counter, Cancel, Expire, Hold] {
-                for actor in PEOPLE {
-                    assert_eq!(state.next(action, actor), Err(Refusal::NotNow));
-                }
-            }
-        }
-    }
-
-    #[test]
     fn a_counter_hands_the_choice_back_each_time() {
         let mut state = Pending;
         for _ in 0..3 {
@@ -481,7 +447,6 @@ mod tests {
         );
         let tokyo = form.check(chrono_tz::Asia::Tokyo, now(), &mut FieldErrors::default());
         assert_eq!(tokyo[0], Utc.with_ymd_and_hms(2026, 3, 24, 0, 0, 0).unwrap());
-        assert_eq!(TimesForm::from_times(&times, chrono_tz::Europe::London).time2, "2026-03-25T10:30");
     }
 
     #[test]

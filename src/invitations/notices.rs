@@ -4,8 +4,8 @@
 use super::model::{Invitation, Side, local_label};
 use crate::notify::model::{Kind, Notice};
 
-/// The notice for the member on `to` side about `kind`, which `actor` caused (the other side,
-/// for members' moves; the notices of the background jobs are not about anyone's act).
+/// The notice for the member on side `to` about `kind`, naming the other side (who made the
+/// move, for members' moves).
 pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
     let (_, other, _) = invitation.other(to);
     let venue = &invitation.venue_name;

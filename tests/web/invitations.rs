@@ -131,8 +131,9 @@ async fn an_invitation_goes_from_sent_to_met() {
     assert!(list.text(".invitations").contains("ada"));
     assert!(list.text(".badge-turn").contains("Your answer"));
     let shown = grace.get(&format!("/invitations/{id}")).await;
-    let zone = if shown.body.contains("(GMT)") { "GMT" } else { "BST" };
-    assert!(shown.body.contains(&format!(":00 ({zone})")), "times are labelled with the zone");
+    let typed = chrono::NaiveDateTime::parse_from_str(&first, "%Y-%m-%dT%H:%M").unwrap();
+    let label = typed.and_local_timezone(London).unwrap().format("%a %-d %b %Y, 10:00 (%Z)").to_string();
+    assert!(shown.body.contains(&label), "the typed time, in London's time and labelled: {label}");
     assert!(shown.text(".quote").contains("Coffee near the market?"));
     let later = local_in(5, 9);
     let countered = grace.post(&format!("/invitations/{id}/counter"), &[("seen", "pending"), ("time1", &later)]).await;
