@@ -46,6 +46,26 @@ pub struct Config {
     /// (default: http:// and the listening address).
     #[arg(long, env = "CUPPA_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+
+    /// Weeks before the scheduler suggests the same two members to each other again, also
+    /// after one of them declined.
+    #[arg(long, env = "CUPPA_COOL_DOWN_WEEKS", default_value_t = 4, global = true,
+          value_parser = clap::value_parser!(i32).range(1..=52))]
+    pub cool_down_weeks: i32,
+
+    /// The day of the weekly scheduler round (mon, tue, ...), in UTC.
+    #[arg(long, env = "CUPPA_ROUND_DAY", default_value = "mon", global = true)]
+    pub round_day: chrono::Weekday,
+
+    /// The hour of the weekly scheduler round, 0 to 23, in UTC.
+    #[arg(long, env = "CUPPA_ROUND_HOUR", default_value_t = 6, global = true,
+          value_parser = clap::value_parser!(u32).range(0..24))]
+    pub round_hour: u32,
+
+    /// How many days ahead a round looks for a common free hour (at least 24 hours ahead).
+    #[arg(long, env = "CUPPA_HORIZON_DAYS", default_value_t = 14, global = true,
+          value_parser = clap::value_parser!(i64).range(2..=60))]
+    pub horizon_days: i64,
 }
 
 impl Config {
@@ -59,6 +79,16 @@ impl Config {
     pub fn public_url(&self) -> String {
         let url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
         url.trim_end_matches('/').to_owned()
+    }
+
+    pub fn scheduler(&self) -> crate::scheduler::Settings {
+        crate::scheduler::Settings {
+            cool_down_weeks: self.cool_down_weeks,
+            horizon_days: self.horizon_days,
+            weekday: self.round_day,
+            hour: self.round_hour,
+            ..crate::scheduler::Settings::default()
+        }
     }
 }
 
@@ -74,6 +104,10 @@ impl fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("mail_dir", &self.mail_dir)
             .field("public_url", &self.public_url)
+            .field("cool_down_weeks", &self.cool_down_weeks)
+            .field("round_day", &self.round_day)
+            .field("round_hour", &self.round_hour)
+            .field("horizon_days", &self.horizon_days)
             .finish()
     }
 }

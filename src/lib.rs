@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod members;
 pub mod notify;
+pub mod scheduler;
 pub mod seed;
 pub mod server;
 pub mod social;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The address members reach Cuppa at, for links that leave the site (calendar feeds).
     pub public_url: String,
+    /// How scheduler rounds run (the admin's "run a round now" uses it too).
+    pub scheduler: scheduler::Settings,
 }
 
 /// Requests taking longer than this are answered 408 and their work dropped.
@@ -62,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         .merge(invitations::routes())
         .merge(feeds::routes())
         .merge(notify::routes())
+        .merge(scheduler::routes())
         .route("/healthz", get(healthz))
         .route("/static/{name}", get(web::assets::serve_asset));
     with_layers(routes, state)

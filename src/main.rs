@@ -4,11 +4,13 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::bail;
+use chrono::Utc;
 use clap::{Parser, Subcommand};
 use cuppa::config::Config;
 use cuppa::db::Database;
 use cuppa::members::model::{Role, Status};
 use cuppa::notify::sender::Mailer;
+use cuppa::scheduler::round::Outcome;
 use cuppa::server::{self, Jobs, Shutdown};
 use cuppa::{AppState, members, seed};
 
@@ -40,6 +42,12 @@ enum Command {
         members: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Run this week's scheduler round now, unless it has run, and print its figures.
+    Schedule {
+        /// Work the round out and print its figures, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Account administration from the command line.
     Admin {
@@ -136,6 +144,7 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
                 pool: db.pool.clone(),
                 secure_cookies: config.secure_cookies,
                 public_url: config.public_url(),
+                scheduler: config.scheduler(),
             };
             server::serve(listener, state, jobs, shutdown).await
         }
@@ -149,6 +158,23 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
             let started = std::time::Instant::now();
             seed::run(&db.pool, members, seed_value, std::io::stderr().is_terminal()).await?;
             println!("Seeded {members} members (seed {seed_value}) in {:.1?}", started.elapsed());
+            Ok(())
+        }
+        Command::Schedule { dry_run } => {
+            db.migrate().await?;
+            let outcome =
+                cuppa::scheduler::round::run(&db.pool, &config.scheduler(), Utc::now(), None, dry_run).await?;
+            match outcome {
+                Outcome::Ran(figures) => {
+                    let done = if dry_run { "Dry run, nothing written" } else { "Round written" };
+                    println!("{done} for the week of {}: {}", figures.period, cuppa::scheduler::summary(&figures));
+                }
+                // Not failures: the work is being done, or was, by someone else.
+                Outcome::AlreadyRunning => println!("A round is already running elsewhere; nothing done."),
+                Outcome::AlreadyDone(period) => {
+                    println!("The round for the week of {period} has already run; nothing done.")
+                }
+            }
             Ok(())
         }
         Command::Admin { action } => {

@@ -92,6 +92,7 @@ pub async fn serve(
         jobs.spawn(jobs::prune_auth_rows(state.pool.clone(), shutdown.clone()));
         jobs.spawn(crate::invitations::jobs::run(state.pool.clone(), shutdown.clone()));
         jobs.spawn(sender::run_sender(state.pool.clone(), mailer, shutdown.clone()));
+        jobs.spawn(crate::scheduler::round::run_weekly(state.pool.clone(), state.scheduler.clone(), shutdown.clone()));
     }
     serve_router(listener, app(state), HEADER_READ_TIMEOUT, shutdown).await?;
     while jobs.join_next().await.is_some() {}

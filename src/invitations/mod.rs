@@ -135,40 +135,56 @@ async fn send_invitation(
     };
 
     let mut tx = state.pool.begin().await?;
+    let id = send_in(&mut tx, member.id, &invitee, venue.id, &times, &note).await?;
+    tx.commit().await?;
+    Flash::success(format!("Invitation sent. {} will be told.", invitee.display_name)).push(&session).await?;
+    Ok(Redirect::to(&format!("/invitations/{id}")).into_response())
+}
+
+/// Sends an invitation on `conn`'s transaction after checking, under the locks, what may have
+/// changed since the form was drawn: blocks, the invitee's setting, the inviter's cap and an
+/// invitation already open. Tells the invitee. The caller commits. Also used by accepting a
+/// scheduler suggestion, which sends an invitation on the accepter's behalf.
+pub(crate) async fn send_in(
+    conn: &mut sqlx::PgConnection,
+    inviter: i64,
+    invitee: &Profile,
+    venue: i64,
+    times: &[chrono::DateTime<Utc>],
+    note: &str,
+) -> AppResult<i64> {
     // The graph locks first (smaller id first, as a block and a follow take them), so a block,
     // an unfollow or a change of setting cannot cross the checks below; then the inviter's row
     // lock, which makes the cap exact.
-    lock_pair(&mut tx, member.id, invitee.id).await?;
-    crate::members::store::lock_member(&mut tx, member.id).await?;
-    let relation = crate::social::store::get_relation(&mut *tx, member.id, invitee.id).await?;
+    lock_pair(conn, inviter, invitee.id).await?;
+    crate::members::store::lock_member(conn, inviter).await?;
+    let relation = crate::social::store::get_relation(&mut *conn, inviter, invitee.id).await?;
     if relation.blocked_either_way() {
         return Err(AppError::NotFound);
     }
-    let policy = crate::members::store::get_privacy(&mut *tx, invitee.id).await?.invite_policy;
+    let policy = crate::members::store::get_privacy(&mut *conn, invitee.id).await?.invite_policy;
     check_policy(policy, relation.follows_me)?;
-    if !store::may_send_more(&mut tx, member.id).await? {
+    if !store::may_send_more(conn, inviter).await? {
         return Err(AppError::Conflict(format!(
             "You have {} invitations waiting for an answer. Wait for some answers, or cancel one, before sending more.",
             model::MAX_OPEN_SENT
         )));
     }
-    let id = match store::insert_invitation(&mut tx, member.id, invitee.id, venue.id, &times, &note).await {
+    let id = match store::insert_invitation(conn, inviter, invitee.id, venue, times, note).await {
         Ok(id) => id,
         Err(sqlx::Error::Database(db)) if db.constraint() == Some("invitations_one_open_per_pair") => {
-            return Err(already_open(&invitee));
+            return Err(already_open(invitee));
         }
         Err(other) => return Err(other.into()),
     };
-    let invitation = store::find_invitation(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
+    let invitation = store::find_invitation(&mut *conn, id).await?.ok_or(AppError::NotFound)?;
     crate::notify::store::record(
-        &mut tx,
+        conn,
         invitee.id,
         &notices::notice(Kind::InvitationReceived, &invitation, Side::Invitee),
     )
     .await?;
-    tx.commit().await?;
-    Flash::success(format!("Invitation sent. {} will be told.", invitee.display_name)).push(&session).await?;
-    Ok(Redirect::to(&format!("/invitations/{id}")).into_response())
+    Ok(id)
 }
 
 /// Takes both members' graph locks, smaller id first, as blocks and follows do.

@@ -21,7 +21,9 @@ pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
         Kind::DidYouMeet => format!("Did you meet {other} at {venue}?"),
         Kind::MetConfirmed => format!("You and {other} both say you met. That follow now has a face."),
         // Kinds about other things than an invitation are not made here; say something true.
-        Kind::VenueApproved | Kind::VenueRejected => format!("News of your coffee with {other} at {venue}"),
+        Kind::VenueApproved | Kind::VenueRejected | Kind::SuggestionMade => {
+            format!("News of your coffee with {other} at {venue}")
+        }
     };
     let mut body = vec![text.clone(), String::new()];
     body.push(format!("Where: {venue}, {}, {}", invitation.venue_address, invitation.venue_city));

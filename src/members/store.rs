@@ -202,6 +202,12 @@ pub async fn update_privacy(db: impl PgExecutor<'_>, id: i64, privacy: &Privacy)
 }
 
 /// For `cuppa admin grant`; false when no member has that handle.
+/// Turns scheduler suggestions on or off (the privacy setting, and the pause link).
+pub async fn update_matching(db: impl PgExecutor<'_>, id: i64, on: bool) -> sqlx::Result<()> {
+    sqlx::query!("update members set matching = $2 where id = $1", id, on).execute(db).await?;
+    Ok(())
+}
+
 pub async fn update_role(db: impl PgExecutor<'_>, handle: &str, role: Role) -> sqlx::Result<bool> {
     let done = sqlx::query!("update members set role = $2 where lower(handle) = lower($1)", handle, role as Role)
         .execute(db)

@@ -20,10 +20,11 @@ pub enum Kind {
     MetConfirmed,
     VenueApproved,
     VenueRejected,
+    SuggestionMade,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::InvitationReceived,
         Kind::InvitationCountered,
         Kind::InvitationAccepted,
@@ -34,6 +35,7 @@ impl Kind {
         Kind::MetConfirmed,
         Kind::VenueApproved,
         Kind::VenueRejected,
+        Kind::SuggestionMade,
     ];
 
     /// The value forms and the database use.
@@ -49,6 +51,7 @@ impl Kind {
             Kind::MetConfirmed => "met_confirmed",
             Kind::VenueApproved => "venue_approved",
             Kind::VenueRejected => "venue_rejected",
+            Kind::SuggestionMade => "suggestion_made",
         }
     }
 
@@ -65,6 +68,7 @@ impl Kind {
             Kind::MetConfirmed => "We both said we met",
             Kind::VenueApproved => "A place I proposed is approved",
             Kind::VenueRejected => "A place I proposed is not approved",
+            Kind::SuggestionMade => "Cuppa suggests a coffee",
         }
     }
 }

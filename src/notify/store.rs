@@ -9,20 +9,35 @@ use super::model::{Kind, Notice};
 /// email in the outbox. Call it on the transaction of the event it tells of, so the event and
 /// the news of it commit (or vanish) together.
 pub async fn record(conn: &mut PgConnection, member: i64, notice: &Notice) -> sqlx::Result<()> {
+    record_all(conn, &[(member, notice)]).await
+}
+
+/// `record` for many members at once, in one statement: a scheduler round tells tens of
+/// thousands of members at a time.
+pub async fn record_all(conn: &mut PgConnection, notices: &[(i64, &Notice)]) -> sqlx::Result<()> {
+    let members: Vec<i64> = notices.iter().map(|(member, _)| *member).collect();
+    let text_of = |f: fn(&Notice) -> &str| notices.iter().map(|(_, n)| f(n).to_owned()).collect::<Vec<String>>();
+    let (kinds, texts) = (text_of(|n| n.kind.value()), text_of(|n| &n.text));
+    let (bodies, links) = (text_of(|n| &n.body), text_of(|n| &n.link));
     sqlx::query!(
-        "with shown as (
-             insert into notifications (member_id, kind, text, link) values ($1, $2, $3, $5)
+        "with news as (
+             select member_id, kind::notification_kind as kind, text, body, link
+             from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) as n(member_id, kind, text, body, link)
+         ),
+         shown as (
+             insert into notifications (member_id, kind, text, link)
+             select member_id, kind, text, link from news
          )
          insert into outbox (member_id, kind, to_address, subject, body, link)
-         select m.id, $2, m.email, $3, $4, $5
-         from members m
-         where m.id = $1
-           and not exists (select from email_opt_outs o where o.member_id = $1 and o.kind = $2)",
-        member,
-        notice.kind as Kind,
-        notice.text,
-        notice.body,
-        notice.link
+         select m.id, n.kind, m.email, n.text, n.body, n.link
+         from news n
+         join members m on m.id = n.member_id
+         where not exists (select from email_opt_outs o where o.member_id = n.member_id and o.kind = n.kind)",
+        &members,
+        &kinds,
+        &texts,
+        &bodies,
+        &links
     )
     .execute(&mut *conn)
     .await?;

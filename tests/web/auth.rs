@@ -284,6 +284,7 @@ async fn role_extractors_read_the_role_afresh_on_every_request() {
             pool: client.pool.clone(),
             secure_cookies: false,
             public_url: crate::support::PUBLIC_URL.to_owned(),
+            scheduler: Default::default(),
         }),
     );
     probe.cookies = client.cookies.clone();
@@ -323,6 +324,7 @@ async fn the_session_cookie_is_http_only_lax_and_secure_when_configured() {
         pool: plain.pool.clone(),
         secure_cookies: true,
         public_url: crate::support::PUBLIC_URL.to_owned(),
+        scheduler: Default::default(),
     });
     let mut https = Client::with_router(plain.pool.clone(), router);
     let page = https.get("/login").await;

@@ -7,6 +7,7 @@ mod invitations;
 mod members;
 mod notify;
 mod ops;
+mod scheduler;
 mod social;
 mod support;
 mod venues;

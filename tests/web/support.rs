@@ -184,8 +184,12 @@ pub struct Client {
 impl Client {
     pub async fn new() -> Client {
         let pool = fresh_pool().await;
-        let router =
-            cuppa::app(AppState { pool: pool.clone(), secure_cookies: false, public_url: PUBLIC_URL.to_owned() });
+        let router = cuppa::app(AppState {
+            pool: pool.clone(),
+            secure_cookies: false,
+            public_url: PUBLIC_URL.to_owned(),
+            scheduler: Default::default(),
+        });
         Client::with_router(pool, router)
     }
 

@@ -1,0 +1,360 @@
+//! The scheduler: finds members who are connected online but have never met, and suggests each
+//! a coffee with one of them, at a common free hour in a public place. `candidates` (SQL),
+//! `slots`, `score` and `matching` (pure) and `round` (I/O) are its phases; this module holds
+//! its pages: `/suggestions` for members, `/admin/scheduler` for admins. Writes
+//! `scheduler_rounds` and `suggestions` (and, accepting, an invitation through `invitations`).
+
+pub mod candidates;
+pub mod matching;
+pub mod round;
+pub mod score;
+pub mod slots;
+pub mod store;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::{DateTime, TimeDelta, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::auth::{Admin, CurrentMember};
+use crate::error::{AppError, AppResult};
+use crate::invitations::model::local_label;
+use crate::members::model::Member;
+use crate::web::{Flash, Layout};
+use round::Outcome;
+use store::{RoundFigures, Suggestion, SuggestionState};
+
+/// How rounds run. The defaults suit a weekly rhythm; `cuppa serve` and `cuppa schedule` take
+/// them from the command line or the environment (see `config`).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The same two members are not suggested to each other again for this many weeks, nor
+    /// after one of them declined.
+    pub cool_down_weeks: i32,
+    /// How far ahead a round looks for a common hour.
+    pub horizon_days: i64,
+    /// The least notice a suggested coffee gives.
+    pub lead: TimeDelta,
+    /// When the weekly round runs, in UTC.
+    pub weekday: Weekday,
+    pub hour: u32,
+}
+
+impl Settings {
+    /// When rounds run, as the pages say it: "every Monday at 06:00 UTC".
+    pub fn schedule_label(&self) -> String {
+        let day = match self.weekday {
+            Weekday::Mon => "Monday",
+            Weekday::Tue => "Tuesday",
+            Weekday::Wed => "Wednesday",
+            Weekday::Thu => "Thursday",
+            Weekday::Fri => "Friday",
+            Weekday::Sat => "Saturday",
+            Weekday::Sun => "Sunday",
+        };
+        format!("every {day} at {:02}:00 UTC", self.hour)
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { cool_down_weeks: 4, horizon_days: slots::DAYS, lead: slots::LEAD, weekday: Weekday::Mon, hour: 6 }
+    }
+}
+
+/// How many rounds without a suggestion before the page explains why.
+const EXPLAIN_AFTER_ROUNDS: i64 = 2;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/suggestions", get(show_suggestions))
+        .route("/suggestions/pause", post(pause_matching))
+        .route("/suggestions/resume", post(resume_matching))
+        .route("/suggestions/{id}/accept", post(accept_suggestion))
+        .route("/suggestions/{id}/decline", post(decline_suggestion))
+        .route("/admin/scheduler", get(show_scheduler))
+        .route("/admin/scheduler/run", post(run_round))
+}
+
+/// Why a member has no suggestion, and what they can change about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Paused,
+    NoCity,
+    NoAvailability,
+    TakesNoInvitations,
+    NobodyNearby,
+    NoCommonHour { people: usize },
+    Waiting { people: usize },
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "scheduler/suggestions.html")]
+struct SuggestionsPage {
+    layout: Layout,
+    me: i64,
+    zone: Tz,
+    suggestions: Vec<Suggestion>,
+    matching: bool,
+    rounds_waited: i64,
+    reason: Reason,
+    settings: Settings,
+}
+
+impl SuggestionsPage {
+    fn when(&self, s: &Suggestion) -> String {
+        local_label(s.starts_at, self.zone)
+    }
+
+    fn is_open(&self, s: &Suggestion) -> bool {
+        s.state == SuggestionState::Open
+    }
+
+    fn is_accepted(&self, s: &Suggestion) -> bool {
+        s.state == SuggestionState::Accepted
+    }
+
+    fn accepted_by_me(&self, s: &Suggestion) -> bool {
+        s.answered_by == Some(self.me)
+    }
+
+    fn explains(&self) -> bool {
+        self.suggestions.iter().all(|s| s.state == SuggestionState::Declined)
+            && (self.rounds_waited >= EXPLAIN_AFTER_ROUNDS || !self.matching)
+    }
+}
+
+async fn show_suggestions(
+    State(state): State<AppState>,
+    CurrentMember(member): CurrentMember,
+    layout: Layout,
+) -> AppResult<SuggestionsPage> {
+    let now = Utc::now();
+    let suggestions = store::list_upcoming_suggestions(&state.pool, member.id, now).await?;
+    let privacy = crate::members::store::get_privacy(&state.pool, member.id).await?;
+    let rounds_waited = store::count_rounds_waited(&state.pool, member.id).await?;
+    let reason = explain(&state, &member, privacy.matching, now).await?;
+    Ok(SuggestionsPage {
+        layout,
+        me: member.id,
+        zone: member.time_zone.parse().unwrap_or(Tz::UTC),
+        suggestions,
+        matching: privacy.matching,
+        rounds_waited,
+        reason,
+        settings: state.scheduler.clone(),
+    })
+}
+
+/// The first thing that stands between the member and a suggestion, checked in the order a
+/// member would fix them.
+async fn explain(state: &AppState, member: &Member, matching: bool, now: DateTime<Utc>) -> AppResult<Reason> {
+    if !matching {
+        return Ok(Reason::Paused);
+    }
+    let profile = crate::members::store::get_profile(&state.pool, member.id).await?;
+    if profile.city.trim().is_empty() {
+        return Ok(Reason::NoCity);
+    }
+    let privacy = crate::members::store::get_privacy(&state.pool, member.id).await?;
+    if privacy.invite_policy == crate::members::model::InvitePolicy::Nobody {
+        return Ok(Reason::TakesNoInvitations);
+    }
+    let mut conn = state.pool.acquire().await?;
+    let partners = candidates::list_partners_of(&mut *conn, member.id).await?;
+    let mut ids = partners.clone();
+    ids.push(member.id);
+    let people = candidates::load_people(&mut conn, &ids).await?;
+    let Some(me) = people.get(&member.id) else { return Err(AppError::NotFound) };
+    if me.windows.is_empty() {
+        return Ok(Reason::NoAvailability);
+    }
+    if partners.is_empty() {
+        return Ok(Reason::NobodyNearby);
+    }
+    let settings = &state.scheduler;
+    let mut horizon = slots::Horizon::new(now, settings.lead, settings.horizon_days);
+    let mut free_time = |p: &candidates::Person| horizon.free_time(p.time_zone.parse().unwrap_or(Tz::UTC), &p.windows);
+    let mine = free_time(me);
+    let theirs: Vec<_> = partners.iter().filter_map(|id| people.get(id)).map(free_time).collect();
+    let common = theirs.iter().filter(|t| horizon.earliest_common(&mine, t).is_some()).count();
+    Ok(if common == 0 { Reason::NoCommonHour { people: partners.len() } } else { Reason::Waiting { people: common } })
+}
+
+/// Loads one of the member's suggestions, locked, and checks it is still open.
+async fn lock_open(conn: &mut sqlx::PgConnection, member: &Member, id: i64) -> AppResult<Suggestion> {
+    let suggestion = store::lock_suggestion(conn, member.id, id).await?.ok_or(AppError::NotFound)?;
+    match suggestion.state {
+        SuggestionState::Open if suggestion.starts_at > Utc::now() => Ok(suggestion),
+        SuggestionState::Open => Err(AppError::Conflict("That suggested hour has passed.".to_owned())),
+        SuggestionState::Accepted => Err(AppError::Conflict(format!(
+            "This coffee with {} was already accepted: see your invitations.",
+            suggestion.other_name
+        ))),
+        SuggestionState::Declined => Err(AppError::Conflict("This suggestion was already declined.".to_owned())),
+    }
+}
+
+/// Accepting sends the invitation on the member's behalf, for the suggested hour and place;
+/// the other member answers it as any invitation. The suggestion row is locked before the
+/// invitation's graph locks, and only answers take it, so two answers queue rather than cross.
+async fn accept_suggestion(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    let mut tx = state.pool.begin().await?;
+    let suggestion = lock_open(&mut tx, &member, id).await?;
+    let other = crate::members::store::get_profile(&mut *tx, suggestion.other_id).await?;
+    let note = format!("Cuppa suggested we meet: {}.", suggestion.why());
+    let invitation =
+        crate::invitations::send_in(&mut tx, member.id, &other, suggestion.venue_id, &[suggestion.starts_at], &note)
+            .await?;
+    store::answer_suggestion(&mut tx, id, member.id, SuggestionState::Accepted, Some(invitation)).await?;
+    tx.commit().await?;
+    Flash::success(format!("Invitation sent to {}. You will be told when they answer.", other.display_name))
+        .push(&session)
+        .await?;
+    Ok(Redirect::to(&format!("/invitations/{invitation}")))
+}
+
+async fn decline_suggestion(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    let mut tx = state.pool.begin().await?;
+    let suggestion = lock_open(&mut tx, &member, id).await?;
+    store::answer_suggestion(&mut tx, id, member.id, SuggestionState::Declined, None).await?;
+    tx.commit().await?;
+    Flash::info(format!(
+        "Declined. Cuppa will not suggest you and {} to each other for {} weeks.",
+        suggestion.other_name, state.scheduler.cool_down_weeks
+    ))
+    .push(&session)
+    .await?;
+    Ok(Redirect::to("/suggestions"))
+}
+
+async fn pause_matching(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+) -> AppResult<Redirect> {
+    crate::members::store::update_matching(&state.pool, member.id, false).await?;
+    Flash::info("Suggestions paused. Cuppa will not suggest you to anyone until you resume.").push(&session).await?;
+    Ok(Redirect::to("/suggestions"))
+}
+
+async fn resume_matching(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentMember(member): CurrentMember,
+) -> AppResult<Redirect> {
+    crate::members::store::update_matching(&state.pool, member.id, true).await?;
+    Flash::success("Suggestions resumed. The next round will include you.").push(&session).await?;
+    Ok(Redirect::to("/suggestions"))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "scheduler/admin.html")]
+struct SchedulerPage {
+    layout: Layout,
+    rounds: Vec<RoundFigures>,
+    settings: Settings,
+}
+
+/// How many past rounds the admin page lists (a year of weekly rounds).
+const ROUNDS_LISTED: i64 = 52;
+
+/// One bar of the admin's chart, in the SVG's units: bars 36 wide on a 44 pitch, up to 100 tall
+/// above a baseline at 118, with room for the figure above and the week below.
+struct Bar {
+    x: i64,
+    y: i64,
+    height: i64,
+    label: String,
+    pairs: i64,
+}
+
+impl SchedulerPage {
+    /// The chart's bars, oldest round first, scaled to the tallest.
+    fn bars(&self) -> Vec<Bar> {
+        let tallest = self.rounds.iter().map(|r| r.pairs_made).max().unwrap_or(0).max(1);
+        (0..)
+            .zip(self.rounds.iter().rev())
+            .map(|(i, r)| {
+                let height = (r.pairs_made * 100 / tallest).max(1);
+                Bar {
+                    x: 4 + 44 * i,
+                    y: 118 - height,
+                    height,
+                    label: r.period.format("%-d %b").to_string(),
+                    pairs: r.pairs_made,
+                }
+            })
+            .collect()
+    }
+
+    fn chart_width(&self, bars: usize) -> usize {
+        (8 + 44 * bars).max(200)
+    }
+}
+
+async fn show_scheduler(State(state): State<AppState>, Admin(_): Admin, layout: Layout) -> AppResult<SchedulerPage> {
+    let rounds = store::list_rounds(&state.pool, ROUNDS_LISTED).await?;
+    Ok(SchedulerPage { layout, rounds, settings: state.scheduler.clone() })
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RunForm {
+    #[serde(default)]
+    dry_run: Option<String>,
+}
+
+async fn run_round(
+    State(state): State<AppState>,
+    session: Session,
+    Admin(admin): Admin,
+    Form(form): Form<RunForm>,
+) -> AppResult<Redirect> {
+    let dry_run = form.dry_run.is_some();
+    let flash = match round::run(&state.pool, &state.scheduler, Utc::now(), Some(admin.id), dry_run).await? {
+        Outcome::Ran(figures) if dry_run => Flash::info(format!("Dry run, nothing written: {}", summary(&figures))),
+        Outcome::Ran(figures) => Flash::success(format!("Round written: {}", summary(&figures))),
+        Outcome::AlreadyRunning => Flash::error("A round is already running; try again when it has finished."),
+        Outcome::AlreadyDone(period) => Flash::info(format!(
+            "This week's round (week of {}) has already run; the next one can run from Monday.",
+            period.format("%-d %b %Y")
+        )),
+    };
+    flash.push(&session).await?;
+    Ok(Redirect::to("/admin/scheduler"))
+}
+
+/// A round's figures on one line, for the admin's flash and `cuppa schedule`.
+pub fn summary(f: &RoundFigures) -> String {
+    format!(
+        "{} members considered, {} matchable, {} candidate pairs, {} pairs made ({:.1}% of matchable members suggested), \
+         total weight {}; load {} ms, score {} ms, match {} ms, write {} ms",
+        f.members_considered,
+        f.members_matchable,
+        f.candidate_pairs,
+        f.pairs_made,
+        f.suggested_percent(),
+        f.total_weight,
+        f.load_ms,
+        f.score_ms,
+        f.match_ms,
+        f.write_ms
+    )
+}

@@ -1,0 +1,289 @@
+//! All SQL for `scheduler_rounds` and `suggestions`, and the look-ups a round makes of venues
+//! and held coffees. The candidate query is in `candidates`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgConnection, PgExecutor};
+
+use super::score::{Follow, reasons};
+
+/// Takes the round lock for the rest of the transaction, if no one else holds it.
+pub async fn try_round_lock(conn: &mut PgConnection, key: i64) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock($1) as "taken!""#, key).fetch_one(conn).await
+}
+
+pub async fn round_exists(db: impl PgExecutor<'_>, period: NaiveDate) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(r#"select exists (select from scheduler_rounds where period = $1) as "done!""#, period)
+        .fetch_one(db)
+        .await
+}
+
+/// Every round's id and start, oldest first (a few dozen a year).
+pub async fn list_round_starts(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(i64, DateTime<Utc>)>> {
+    let rows = sqlx::query!("select id, started_at from scheduler_rounds order by id").fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.started_at)).collect())
+}
+
+/// An approved place as a round needs it.
+pub struct Place {
+    pub id: i64,
+    /// Lower-cased, as candidates carry it.
+    pub city: String,
+    pub name: String,
+}
+
+pub async fn list_approved_venues(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Place>> {
+    sqlx::query_as!(
+        Place,
+        r#"select id, lower(city) as "city!", name from venues where status = 'approved' order by id"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// (member, venue) for every held coffee at which one of the two said they met.
+pub async fn list_met_venues(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(i64, i64)>> {
+    let rows = sqlx::query!(
+        r#"select unnest(array[inviter_id, invitee_id]) as "member!", venue_id
+           from invitations
+           where state = 'held' and 'met' in (inviter_answer, invitee_answer)"#
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.member, r.venue_id)).collect())
+}
+
+/// A round's figures, as `cuppa schedule` prints them and the admin page lists them.
+#[derive(Clone, Debug)]
+pub struct RoundFigures {
+    pub period: NaiveDate,
+    pub started_at: DateTime<Utc>,
+    pub members_considered: i64,
+    pub members_matchable: i64,
+    pub candidate_pairs: i64,
+    pub pairs_made: i64,
+    pub total_weight: i64,
+    pub load_ms: i64,
+    pub score_ms: i64,
+    pub match_ms: i64,
+    pub write_ms: i64,
+}
+
+impl RoundFigures {
+    /// The share of matchable members who were suggested a coffee, in percent.
+    pub fn suggested_percent(&self) -> f64 {
+        if self.members_matchable == 0 {
+            return 0.0;
+        }
+        200.0 * self.pairs_made as f64 / self.members_matchable as f64
+    }
+
+    pub fn total_ms(&self) -> i64 {
+        self.load_ms + self.score_ms + self.match_ms + self.write_ms
+    }
+}
+
+pub async fn insert_round(
+    conn: &mut PgConnection,
+    figures: &RoundFigures,
+    started_by: Option<i64>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        "insert into scheduler_rounds (period, started_at, started_by, members_considered, members_matchable,
+                                       candidate_pairs, pairs_made, total_weight, load_ms, score_ms, match_ms, write_ms)
+         values ($1, $2, $3, $4::bigint::int, $5::bigint::int, $6::bigint::int, $7::bigint::int, $8,
+                 $9::bigint::int, $10::bigint::int, $11::bigint::int, $12::bigint::int)
+         returning id",
+        figures.period,
+        figures.started_at,
+        started_by,
+        figures.members_considered,
+        figures.members_matchable,
+        figures.candidate_pairs,
+        figures.pairs_made,
+        figures.total_weight,
+        figures.load_ms,
+        figures.score_ms,
+        figures.match_ms,
+        figures.write_ms
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The time the writing took is known only once it is done.
+pub async fn update_write_time(db: impl PgExecutor<'_>, round: i64, write_ms: i64) -> sqlx::Result<()> {
+    sqlx::query!("update scheduler_rounds set write_ms = $2::bigint::int where id = $1", round, write_ms)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The past rounds, newest first.
+pub async fn list_rounds(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<RoundFigures>> {
+    sqlx::query_as!(
+        RoundFigures,
+        r#"select period, started_at, members_considered::bigint as "members_considered!",
+                  members_matchable::bigint as "members_matchable!", candidate_pairs::bigint as "candidate_pairs!",
+                  pairs_made::bigint as "pairs_made!", total_weight, load_ms::bigint as "load_ms!",
+                  score_ms::bigint as "score_ms!", match_ms::bigint as "match_ms!", write_ms::bigint as "write_ms!"
+           from scheduler_rounds
+           order by period desc
+           limit $1"#,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A suggestion as a round writes it.
+pub struct NewSuggestion {
+    pub a: i64,
+    pub b: i64,
+    pub venue: i64,
+    pub starts_at: DateTime<Utc>,
+    pub weight: i64,
+    pub a_follows_b: bool,
+    pub b_follows_a: bool,
+    pub shared_interests: Vec<String>,
+}
+
+/// Writes a round's suggestions in one statement (tens of thousands at a time).
+pub async fn insert_suggestions(conn: &mut PgConnection, round: i64, all: &[NewSuggestion]) -> sqlx::Result<()> {
+    let column = |f: fn(&NewSuggestion) -> i64| all.iter().map(f).collect::<Vec<i64>>();
+    let (a, b, venue, weight) = (column(|s| s.a), column(|s| s.b), column(|s| s.venue), column(|s| s.weight));
+    let starts_at: Vec<DateTime<Utc>> = all.iter().map(|s| s.starts_at).collect();
+    let a_follows_b: Vec<bool> = all.iter().map(|s| s.a_follows_b).collect();
+    let b_follows_a: Vec<bool> = all.iter().map(|s| s.b_follows_a).collect();
+    // Postgres has no ragged arrays: the interests travel joined, split again on the way in.
+    let shared: Vec<String> = all.iter().map(|s| s.shared_interests.join("\u{1f}")).collect();
+    sqlx::query!(
+        r#"insert into suggestions (round_id, a_id, b_id, venue_id, starts_at, weight, a_follows_b, b_follows_a, shared_interests)
+           select $1, a, b, venue, starts_at, weight::int, a_follows_b, b_follows_a,
+                  case when shared = '' then '{}' else string_to_array(shared, chr(31)) end
+           from unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::bigint[], $7::bool[], $8::bool[], $9::text[])
+                as s(a, b, venue, starts_at, weight, a_follows_b, b_follows_a, shared)"#,
+        round,
+        &a,
+        &b,
+        &venue,
+        &starts_at,
+        &weight,
+        &a_follows_b,
+        &b_follows_a,
+        &shared
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A suggestion as one of its two members sees it.
+#[derive(Clone, Debug)]
+pub struct Suggestion {
+    pub id: i64,
+    pub round_id: i64,
+    pub other_id: i64,
+    pub other_handle: String,
+    pub other_name: String,
+    pub i_follow: bool,
+    pub follows_me: bool,
+    pub shared_interests: Vec<String>,
+    pub starts_at: DateTime<Utc>,
+    pub venue_id: i64,
+    pub venue_name: String,
+    pub venue_address: String,
+    pub state: SuggestionState,
+    pub answered_by: Option<i64>,
+    pub invitation_id: Option<i64>,
+}
+
+impl Suggestion {
+    /// Why Cuppa suggested them, in the viewer's words: "you follow each other and ...".
+    pub fn why(&self) -> String {
+        Follow::seen_by_viewer(self.i_follow, self.follows_me)
+            .map(|follow| reasons(follow, &self.shared_interests))
+            .unwrap_or_default()
+    }
+}
+
+#[derive(sqlx::Type, Clone, Copy, Debug, PartialEq, Eq)]
+#[sqlx(type_name = "suggestion_state", rename_all = "lowercase")]
+pub enum SuggestionState {
+    Open,
+    Accepted,
+    Declined,
+}
+
+/// The member's suggestions whose hour is still ahead, newest round first; the other member's
+/// name is left out when either now blocks the other (the caller drops those).
+macro_rules! select_suggestions {
+    ($tail:literal, $($arg:expr),*) => {
+        sqlx::query_as!(
+            Suggestion,
+            r#"select s.id, s.round_id,
+                      o.id as "other_id!", o.handle as "other_handle!", o.display_name as "other_name!",
+                      case when s.a_id = $1 then s.a_follows_b else s.b_follows_a end as "i_follow!",
+                      case when s.a_id = $1 then s.b_follows_a else s.a_follows_b end as "follows_me!",
+                      s.shared_interests, s.starts_at, s.venue_id, v.name as venue_name, v.address as venue_address,
+                      s.state as "state: SuggestionState", s.answered_by, s.invitation_id
+               from suggestions s
+               join members o on o.id = case when s.a_id = $1 then s.b_id else s.a_id end
+               join venues v on v.id = s.venue_id
+               where (s.a_id = $1 or s.b_id = $1)
+                 and o.status = 'active'
+                 and not exists (select from blocks k where (k.blocker_id = $1 and k.blocked_id = o.id)
+                                                        or (k.blocker_id = o.id and k.blocked_id = $1))
+               "# + $tail,
+            $($arg),*
+        )
+    };
+}
+
+/// The member's suggestions whose hour is still ahead, newest first.
+pub async fn list_upcoming_suggestions(
+    db: impl PgExecutor<'_>,
+    member: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Suggestion>> {
+    select_suggestions!("and s.starts_at > $2 order by s.round_id desc, s.id desc", member, now).fetch_all(db).await
+}
+
+/// One of the member's suggestions, locked for an answer; None when it is not theirs.
+pub async fn lock_suggestion(conn: &mut PgConnection, member: i64, id: i64) -> sqlx::Result<Option<Suggestion>> {
+    select_suggestions!("and s.id = $2 for update of s", member, id).fetch_optional(conn).await
+}
+
+pub async fn answer_suggestion(
+    conn: &mut PgConnection,
+    id: i64,
+    member: i64,
+    state: SuggestionState,
+    invitation: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update suggestions
+         set state = $3, answered_by = $2, answered_at = now(), invitation_id = $4
+         where id = $1",
+        id,
+        member,
+        state as SuggestionState,
+        invitation
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How many rounds ran since the member joined and since their last suggestion.
+pub async fn count_rounds_waited(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!"
+           from scheduler_rounds r
+           join members m on m.id = $1
+           where r.started_at > m.created_at
+             and r.id > coalesce((select max(s.round_id) from suggestions s where s.a_id = $1 or s.b_id = $1), 0)"#,
+        member
+    )
+    .fetch_one(db)
+    .await
+}
