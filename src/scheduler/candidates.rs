@@ -51,14 +51,16 @@ pub async fn list_candidates(
                       min(created_at) as connected_since
                from follows
                group by 1, 2
+           ),
+           declined as (
+               select a_id, b_id, count(*) as declines from suggestions where state = 'declined' group by 1, 2
            )
            select l.a as "a!", l.b as "b!", ea.city as "city!", l.a_follows_b as "a_follows_b!", l.b_follows_a as "b_follows_a!",
-                  l.connected_since as "connected_since!",
-                  (select count(*) from suggestions s
-                   where s.a_id = l.a and s.b_id = l.b and s.state = 'declined') as "declines!"
+                  l.connected_since as "connected_since!", coalesce(d.declines, 0) as "declines!"
            from links l
            join scheduler_eligible ea on ea.id = l.a
            join scheduler_eligible eb on eb.id = l.b and eb.city = ea.city
+           left join declined d on d.a_id = l.a and d.b_id = l.b
            where (ea.invite_policy = 'anyone' or l.a_follows_b)
              and (eb.invite_policy = 'anyone' or l.b_follows_a)
              and not exists (select from met_pairs m where m.a_id = l.a and m.b_id = l.b)

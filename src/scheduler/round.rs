@@ -67,6 +67,7 @@ pub async fn run(
     }
 
     let clock = Instant::now();
+    store::tune_for_round(&mut tx).await?;
     let considered = candidates::count_considered(&mut *tx).await?;
     let declined_after = now - TimeDelta::weeks(i64::from(settings.cool_down_weeks));
     let pairs = candidates::list_candidates(&mut *tx, period, settings.cool_down_weeks, declined_after).await?;
