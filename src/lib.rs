@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod members;
 pub mod notify;
+pub mod scheduler;
 pub mod seed;
 pub mod server;
 pub mod social;

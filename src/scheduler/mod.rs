@@ -1,0 +1,3 @@
+//! Scheduling coffees: deciding who meets whom.
+
+pub mod matching;
