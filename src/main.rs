@@ -53,8 +53,10 @@ enum Command {
     ///
     /// Prints one JSON line: n (vertices), m (edges), weight (of the matching), pairs (how many)
     /// and solve_s (seconds spent solving, reading and generating excluded).
-    #[command(after_help = "Examples:\n  cuppa match --edges graph.txt\n  cuppa match --ba 100000 --write ba100k.txt\n  \
-                            cuppa match --ba 10000 --seed 7")]
+    #[command(
+        after_help = "Examples:\n  cuppa match --edges graph.txt\n  cuppa match --ba 100000 --write ba100k.txt\n  \
+                            cuppa match --ba 10000 --seed 7"
+    )]
     Match(MatchArgs),
 }
 
@@ -147,9 +149,19 @@ fn run_match(args: &MatchArgs) -> anyhow::Result<()> {
     let pairs = matching::max_weight_matching(n, &edges);
     let solve_s = started.elapsed().as_secs_f64();
     let weight = matching::matching_weight(&edges, &pairs);
-    let line = serde_json::json!({ "n": n, "m": edges.len(), "weight": weight, "pairs": pairs.len(), "solve_s": solve_s });
-    println!("{line}");
+    let report = MatchReport { n, m: edges.len(), weight, pairs: pairs.len(), solve_s };
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
+}
+
+/// The line `cuppa match` prints, in this key order.
+#[derive(serde::Serialize)]
+struct MatchReport {
+    n: usize,
+    m: usize,
+    weight: i64,
+    pairs: usize,
+    solve_s: f64,
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
