@@ -1046,6 +1046,31 @@ mod tests {
         }
     }
 
+    /// Dense graphs with few distinct weights make many nested blossoms, and T-blossoms that
+    /// have to be expanded again; each solution must prove itself optimal.
+    #[test]
+    fn certifies_graphs_full_of_blossoms() {
+        let mut rng = SplitMix64::new(3);
+        for _ in 0..30 {
+            let n = 40 + rng.below(120) as usize;
+            let mut edges = Vec::new();
+            for u in 0..n as u32 {
+                for v in u + 1..n as u32 {
+                    if rng.below(100) < 15 {
+                        edges.push((u, v, 1 + rng.below(4) as i64));
+                    }
+                }
+            }
+            assert_is_matching(n, &solve_certified(n, &edges));
+        }
+    }
+
+    #[test]
+    fn handles_graphs_without_edges() {
+        assert_eq!(max_weight_matching(0, &[]), vec![]);
+        assert_eq!(max_weight_matching(3, &[(1, 1, 5), (0, 2, 0), (2, 1, -3)]), vec![]);
+    }
+
     #[test]
     fn certifies_a_barabasi_albert_graph() {
         let edges = barabasi_albert(2000, 6, 1);
