@@ -7,7 +7,7 @@
 //! * Every free vertex with a positive dual is the root of an alternating tree, and all trees
 //!   grow at once. After an augmentation only the two trees it touched are dissolved; the rest
 //!   keep their labels, so a stage costs about the work near the augmenting path.
-//! * Dual changes are never applied vertex by vertex. A global clock `d` counts the total dual
+//! * Dual changes are never applied vertex by vertex. A global clock counts the total dual
 //!   change; a labelled blossom remembers the clock when it got its label, and a vertex's dual is
 //!   derived from that on demand. Values are written back only when a blossom's label changes.
 //! * The next event (an edge becoming tight, a T-blossom's dual reaching zero, an S-vertex's
@@ -152,14 +152,14 @@ pub fn matching_weight(edges: &[Edge], pairs: &[(u32, u32)]) -> i64 {
 
 /// splitmix64: a tiny, well-mixed generator, written out so that generated graphs never change
 /// with a dependency's version.
-pub(crate) struct SplitMix64(u64);
+struct SplitMix64(u64);
 
 impl SplitMix64 {
-    pub(crate) fn new(seed: u64) -> Self {
+    fn new(seed: u64) -> Self {
         SplitMix64(seed)
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -168,7 +168,7 @@ impl SplitMix64 {
     }
 
     /// Uniform in `0..bound` (the modulo bias is far below anything a test could notice).
-    pub(crate) fn below(&mut self, bound: u64) -> u64 {
+    fn below(&mut self, bound: u64) -> u64 {
         self.next_u64() % bound
     }
 }
@@ -214,8 +214,14 @@ pub fn parse_edge_list(text: &str) -> Result<(usize, Vec<Edge>), String> {
     let [n, m] = fields[..] else {
         return Err(format!("line {line_no}: expected \"n m\", found {header:?}"));
     };
-    let n: u32 = n.parse().map_err(|_| format!("line {line_no}: vertex count {n:?} is not a number below 2^32"))?;
-    let m: usize = m.parse().map_err(|_| format!("line {line_no}: edge count {m:?} is not a number"))?;
+    let n: u32 = match n.parse() {
+        Ok(n) if n < MAX_COUNT => n,
+        _ => return Err(format!("line {line_no}: vertex count {n:?} is not a number below 2^29")),
+    };
+    let m: usize = match m.parse() {
+        Ok(m) if m < MAX_COUNT as usize => m,
+        _ => return Err(format!("line {line_no}: edge count {m:?} is not a number below 2^29")),
+    };
     // The count comes from the file; do not let a typo reserve gigabytes.
     let mut edges = Vec::with_capacity(m.min(1 << 24));
     for (line_no, line) in lines {
@@ -229,8 +235,8 @@ pub fn parse_edge_list(text: &str) -> Result<(usize, Vec<Edge>), String> {
             Err(_) => Err(format!("line {line_no}: vertex {s:?} is not a non-negative integer")),
         };
         let w: i64 = w.parse().map_err(|_| format!("line {line_no}: weight {w:?} is not an integer"))?;
-        if w.unsigned_abs() > MAX_WEIGHT as u64 {
-            return Err(format!("line {line_no}: weight {w} is beyond ±2^58"));
+        if w > MAX_WEIGHT {
+            return Err(format!("line {line_no}: weight {w} is above 2^58"));
         }
         edges.push((vertex(u)?, vertex(v)?, w));
     }
@@ -255,6 +261,9 @@ pub fn write_edge_list(n: usize, edges: &[Edge]) -> String {
 /// dual is at most its matched edge's, and a slack adds two duals: 2^58 keeps all of it (and the
 /// clock on top) inside an i64.
 const MAX_WEIGHT: i64 = 1 << 58;
+
+/// Vertex and edge numbers, with two bits of event kind, fit a u32.
+const MAX_COUNT: u32 = 1 << 29;
 
 /// One edge seen from one end, with what a scan needs in a single place.
 #[derive(Clone, Copy, Default)]
@@ -315,6 +324,7 @@ struct Solver {
     events: RadixHeap,
     /// S-vertices whose edges still have to be looked at.
     to_scan: Vec<u32>,
+    /// Blossoms already on the walk of `common_base`.
     marked: Vec<bool>,
     /// Reused for lists of leaves, to spare an allocation per label.
     scratch: Vec<u32>,
@@ -324,7 +334,7 @@ struct Solver {
 
 impl Solver {
     fn new(n: usize, input: &[Edge]) -> Self {
-        assert!(n < 1 << 29, "too many vertices: {n}");
+        assert!(n < MAX_COUNT as usize, "too many vertices: {n}");
         let edges: Vec<Edge> = input
             .iter()
             .filter(|&&(u, v, w)| {
@@ -338,7 +348,7 @@ impl Solver {
         // one, so it is never tight while that one is covered, and only tight edges get matched.
 
         let m = edges.len();
-        assert!(m < 1 << 29, "too many edges: {m}");
+        assert!(m < MAX_COUNT as usize, "too many edges: {m}");
         let mut endpoint = Vec::with_capacity(2 * m);
         let mut cost = Vec::with_capacity(m);
         let mut degree = vec![0u32; n + 1];
@@ -553,12 +563,16 @@ impl Solver {
         let yv = self.dual(v);
         for i in self.neighbours(v) {
             let Incident { to: w, p, cost } = self.adj[i];
-            let Node { top: bw, dual: y, .. } = self.node[w as usize];
-            let Node { label, at, .. } = self.node[bw as usize];
             // The edge gets tight when the clock has moved by yv + y_w - cost, but the S-vertex's
             // dual reaches zero after y_w, and that dissolves its tree. So if yv >= cost the
-            // edge's event would always come too late to matter: skip it (a third of them).
-            if bw != bv && label == S && yv < cost {
+            // edge's event would always come too late to matter. Skip such edges (any edge
+            // under half of v's heaviest) before looking the other end up.
+            if yv >= cost {
+                continue;
+            }
+            let Node { top: bw, dual: y, .. } = self.node[w as usize];
+            let Node { label, at, .. } = self.node[bw as usize];
+            if bw != bv && label == S {
                 let slack = yv + y - (self.clock - at) - cost;
                 debug_assert!(slack >= 0, "S-free slack {slack}");
                 self.events.push(self.clock + slack, Event::Grow(p ^ 1));
@@ -1087,6 +1101,8 @@ mod tests {
         assert!(error("3\n").contains("line 1"));
         assert!(error("3 1\n0 3 1\n").contains("line 2: vertex 3 is out of range"));
         assert!(error("3 1\n0 1 x\n").contains("line 2: weight \"x\""));
+        assert!(error("3 1\n0 1 288230376151711745\n").contains("line 2: weight 288230376151711745 is above 2^58"));
+        assert!(error("600000000 0\n").contains("line 1: vertex count \"600000000\""));
         assert!(error("3 2\n0 1 1\n0 -1 2\n").contains("line 3"));
         assert!(error("3 2\n0 1 1\n").contains("announces 2 edges"));
         assert!(error("3 1\n0 1\n").contains("line 2: expected \"u v w\""));
