@@ -22,8 +22,8 @@ use crate::invitations::model::local_label;
 use crate::notify::model::{Kind, Notice};
 use crate::server::Shutdown;
 
-/// The advisory lock key of a round: any fixed number no other lock in Cuppa uses ("cuppa").
-pub const ROUND_LOCK: i64 = 0x6375_7070_61;
+/// The name of a round's advisory lock, hashed to its key as the graph locks' names are.
+pub const ROUND_LOCK: &str = "cuppa.round";
 
 /// What a call to `run` did.
 #[derive(Debug)]
@@ -225,7 +225,7 @@ fn plan_pairs<'a>(
                 earlier_declines: u32::try_from(c.declines).unwrap_or(u32::MAX),
             };
             let weight = score::score(&affinity);
-            (weight > 0).then(|| Plan { candidate: c, a: c.a, b: c.b, starts_at, venue, weight, shared })
+            (weight > 0).then_some(Plan { candidate: c, a: c.a, b: c.b, starts_at, venue, weight, shared })
         })
         .collect()
 }
@@ -237,9 +237,12 @@ fn rounds_waited(person: &Person, rounds: &[(i64, DateTime<Utc>)]) -> u32 {
     u32::try_from(waited).unwrap_or(u32::MAX)
 }
 
+/// An edge of the matching core's input: two members' numbers and the pair's weight.
+type Edge = (u32, u32, i64);
+
 /// The matching core's input: members numbered 0.. in id order (so the same candidates give
 /// the same graph), and one edge a planned pair.
-fn graph_of(plans: &[Plan]) -> (HashMap<i64, u32>, Vec<(u32, u32, i64)>) {
+fn graph_of(plans: &[Plan]) -> (HashMap<i64, u32>, Vec<Edge>) {
     let mut ids: Vec<i64> = plans.iter().flat_map(|p| [p.a, p.b]).collect();
     ids.sort_unstable();
     ids.dedup();

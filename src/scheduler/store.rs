@@ -7,8 +7,10 @@ use sqlx::{PgConnection, PgExecutor};
 use super::score::{Follow, reasons};
 
 /// Takes the round lock for the rest of the transaction, if no one else holds it.
-pub async fn try_round_lock(conn: &mut PgConnection, key: i64) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock($1) as "taken!""#, key).fetch_one(conn).await
+pub async fn try_round_lock(conn: &mut PgConnection, name: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as "taken!""#, name)
+        .fetch_one(conn)
+        .await
 }
 
 /// A round's statements read the whole follow graph at once: give its sorts and hashes memory
@@ -16,8 +18,8 @@ pub async fn try_round_lock(conn: &mut PgConnection, key: i64) -> sqlx::Result<b
 /// more than it saves (measured on a 100,000-member seed: 7.4 s with the defaults, 5.4 s with
 /// these). Both last until the transaction ends.
 pub async fn tune_for_round(conn: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query!("select set_config('work_mem', '256MB', true), set_config('jit', 'off', true)")
-        .execute(conn)
+    sqlx::query!("select set_config('work_mem', '256MB', true) as work_mem, set_config('jit', 'off', true) as jit")
+        .fetch_one(conn)
         .await?;
     Ok(())
 }

@@ -328,7 +328,11 @@ async fn a_second_runner_finds_the_lock_taken_and_does_nothing() {
     let c = foursome().await;
     let pool = c.pool();
     let mut holder = pool.begin().await.unwrap();
-    sqlx::query("select pg_advisory_xact_lock($1)").bind(ROUND_LOCK).execute(&mut *holder).await.unwrap();
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(ROUND_LOCK)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
     assert!(matches!(round::run(pool, &settings(), Utc::now(), None, false).await.unwrap(), Outcome::AlreadyRunning));
     assert_eq!(count(pool, "scheduler_rounds").await, 0);
     holder.rollback().await.unwrap();

@@ -1,0 +1,22 @@
+//! Times the matching solver on the deterministic Barabási–Albert benchmark graphs (average
+//! degree 12, weights 1..=100): `cargo bench --bench matching`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use cuppa::scheduler::matching::{barabasi_albert, max_weight_matching};
+
+fn matching(c: &mut Criterion) {
+    let mut group = c.benchmark_group("max_weight_matching");
+    // The large graph takes most of a second a run: ten samples, with time enough for them.
+    for (n, samples, seconds) in [(10_000, 20, 5), (100_000, 10, 20)] {
+        let edges = barabasi_albert(n, 6, 1);
+        group.sample_size(samples).measurement_time(Duration::from_secs(seconds));
+        group.bench_function(format!("ba_{n}"), |b| b.iter(|| max_weight_matching(n, black_box(&edges))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, matching);
+criterion_main!(benches);
