@@ -237,12 +237,9 @@ fn rounds_waited(person: &Person, rounds: &[(i64, DateTime<Utc>)]) -> u32 {
     u32::try_from(waited).unwrap_or(u32::MAX)
 }
 
-/// An edge of the matching core's input: two members' numbers and the pair's weight.
-type Edge = (u32, u32, i64);
-
 /// The matching core's input: members numbered 0.. in id order (so the same candidates give
 /// the same graph), and one edge a planned pair.
-fn graph_of(plans: &[Plan]) -> (HashMap<i64, u32>, Vec<Edge>) {
+fn graph_of(plans: &[Plan]) -> (HashMap<i64, u32>, Vec<matching::Edge>) {
     let mut ids: Vec<i64> = plans.iter().flat_map(|p| [p.a, p.b]).collect();
     ids.sort_unstable();
     ids.dedup();
