@@ -250,9 +250,7 @@ async fn pause_matching(
     session: Session,
     CurrentMember(member): CurrentMember,
 ) -> AppResult<Redirect> {
-    crate::members::store::update_matching(&state.pool, member.id, false).await?;
-    Flash::info("Suggestions paused. Cuppa will not suggest you to anyone until you resume.").push(&session).await?;
-    Ok(Redirect::to("/suggestions"))
+    set_matching(&state, &session, &member, false).await
 }
 
 async fn resume_matching(
@@ -260,8 +258,17 @@ async fn resume_matching(
     session: Session,
     CurrentMember(member): CurrentMember,
 ) -> AppResult<Redirect> {
-    crate::members::store::update_matching(&state.pool, member.id, true).await?;
-    Flash::success("Suggestions resumed. The next round will include you.").push(&session).await?;
+    set_matching(&state, &session, &member, true).await
+}
+
+async fn set_matching(state: &AppState, session: &Session, member: &Member, on: bool) -> AppResult<Redirect> {
+    crate::members::store::update_matching(&state.pool, member.id, on).await?;
+    let flash = if on {
+        Flash::success("Suggestions resumed. The next round will include you.")
+    } else {
+        Flash::info("Suggestions paused. Cuppa will not suggest you to anyone until you resume.")
+    };
+    flash.push(session).await?;
     Ok(Redirect::to("/suggestions"))
 }
 
