@@ -104,7 +104,8 @@ struct SuggestionsPage {
     suggestions: Vec<Suggestion>,
     matching: bool,
     rounds_waited: i64,
-    reason: Reason,
+    /// Why there is no suggestion, worked out only when the page explains it.
+    reason: Option<Reason>,
     settings: Settings,
 }
 
@@ -124,11 +125,13 @@ impl SuggestionsPage {
     fn accepted_by_me(&self, s: &Suggestion) -> bool {
         s.answered_by == Some(self.me)
     }
+}
 
-    fn explains(&self) -> bool {
-        self.suggestions.iter().all(|s| s.state == SuggestionState::Declined)
-            && (self.rounds_waited >= EXPLAIN_AFTER_ROUNDS || !self.matching)
-    }
+/// Whether the page explains a missing suggestion: none is standing (declined ones do not
+/// count), and the member paused or has waited a few rounds.
+fn explains(suggestions: &[Suggestion], matching: bool, rounds_waited: i64) -> bool {
+    suggestions.iter().all(|s| s.state == SuggestionState::Declined)
+        && (rounds_waited >= EXPLAIN_AFTER_ROUNDS || !matching)
 }
 
 async fn show_suggestions(
@@ -140,7 +143,11 @@ async fn show_suggestions(
     let suggestions = store::list_upcoming_suggestions(&state.pool, member.id, now).await?;
     let privacy = crate::members::store::get_privacy(&state.pool, member.id).await?;
     let rounds_waited = store::count_rounds_waited(&state.pool, member.id).await?;
-    let reason = explain(&state, &member, privacy.matching, now).await?;
+    let reason = if explains(&suggestions, privacy.matching, rounds_waited) {
+        Some(explain(&state, &member, privacy.matching, now).await?)
+    } else {
+        None
+    };
     Ok(SuggestionsPage {
         layout,
         me: member.id,

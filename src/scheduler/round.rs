@@ -307,6 +307,38 @@ mod tests {
         assert_eq!(due_at(monday, Weekday::Wed, 6), Utc.with_ymd_and_hms(2026, 11, 25, 6, 0, 0).unwrap());
     }
 
+    fn pair(a: i64, b: i64, city: &str) -> Candidate {
+        Candidate {
+            a,
+            b,
+            city: city.into(),
+            a_follows_b: true,
+            b_follows_a: false,
+            connected_since: Utc::now(),
+            declines: 0,
+        }
+    }
+
+    #[test]
+    fn a_venue_is_in_the_pairs_city_and_one_either_has_met_at_comes_first() {
+        let venues = Venues {
+            by_city: HashMap::from([("london".to_owned(), vec![10, 11, 12]), ("leeds".to_owned(), vec![20])]),
+            names: HashMap::new(),
+            met_at: HashMap::from([(2, HashSet::from([12])), (7, HashSet::from([20]))]),
+        };
+        assert_eq!(venues.choose(&pair(1, 2, "london")), Some(12), "b has met someone at 12");
+        assert_eq!(venues.choose(&pair(2, 3, "london")), Some(12), "a has");
+        assert_eq!(venues.choose(&pair(7, 9, "london")), venues.choose(&pair(7, 9, "london")), "the same pick twice");
+        assert!(
+            [10, 11, 12].contains(&venues.choose(&pair(7, 9, "london")).unwrap()),
+            "a place met at elsewhere does not count"
+        );
+        assert_eq!(venues.choose(&pair(1, 3, "leeds")), Some(20));
+        assert_eq!(venues.choose(&pair(1, 3, "york")), None, "no approved place, no suggestion");
+        let spread: HashSet<i64> = (1..40).filter_map(|a| venues.choose(&pair(a + 100, a + 200, "london"))).collect();
+        assert!(spread.len() > 1, "pairs spread over a city's places: {spread:?}");
+    }
+
     #[test]
     fn waiting_counts_rounds_since_joining_and_since_the_last_suggestion() {
         let at = |d| Utc.with_ymd_and_hms(2026, 11, d, 6, 0, 0).unwrap();
