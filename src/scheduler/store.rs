@@ -294,7 +294,9 @@ pub async fn count_rounds_waited(db: impl PgExecutor<'_>, member: i64) -> sqlx::
            from scheduler_rounds r
            join members m on m.id = $1
            where r.started_at > m.created_at
-             and r.id > coalesce((select max(s.round_id) from suggestions s where s.a_id = $1 or s.b_id = $1), 0)"#,
+             -- Two look-ups, one per side: max() over an "or" walks the whole round index.
+             and r.id > coalesce(greatest((select max(s.round_id) from suggestions s where s.a_id = $1),
+                                          (select max(s.round_id) from suggestions s where s.b_id = $1)), 0)"#,
         member
     )
     .fetch_one(db)
