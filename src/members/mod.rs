@@ -57,6 +57,9 @@ struct WelcomePage {
     coffees: Vec<Invitation>,
     /// The member's id, as the invitation rows ask for it.
     me: i64,
+    /// Suggested coffees still waiting for the member's answer, and the zone to show them in.
+    suggestions: Vec<crate::scheduler::store::Suggestion>,
+    zone: chrono_tz::Tz,
 }
 
 /// "a", "a and b", "a, b and c".
@@ -75,6 +78,10 @@ const NEVER_MET_SHOWN: i64 = 12;
 pub const NEVER_MET_POOL: i64 = 300;
 
 impl WelcomePage {
+    fn suggested_when(&self, s: &crate::scheduler::store::Suggestion) -> String {
+        crate::invitations::model::local_label(s.starts_at, self.zone)
+    }
+
     fn never_met_total(&self) -> i64 {
         self.never_met.first().map_or(0, |p| p.total)
     }
@@ -132,6 +139,9 @@ async fn show_home(
     let claims = social::store::list_claims_for(&state.pool, member.id).await?;
     let (following, met) = social::store::get_met_figures(&state.pool, member.id).await?;
     let coffees = crate::invitations::store::list_current(&state.pool, member.id).await?;
+    let mut suggestions =
+        crate::scheduler::store::list_upcoming_suggestions(&state.pool, member.id, chrono::Utc::now()).await?;
+    suggestions.retain(|s| s.state == crate::scheduler::store::SuggestionState::Open);
     let page = WelcomePage {
         me: member.id,
         layout,
@@ -143,6 +153,8 @@ async fn show_home(
         following,
         met,
         coffees,
+        suggestions,
+        zone: member.time_zone.parse().unwrap_or(chrono_tz::UTC),
     };
     Ok(page.into_response())
 }

@@ -378,6 +378,9 @@ async fn a_member_accepts_a_suggestion_and_the_other_gets_an_invitation() {
     assert!(page.text(".facts").contains(&when), "the time in London: {}", page.text(".facts"));
     assert!(page.text(".facts").contains("Café Lumen"));
 
+    let home = c.clients[0].get("/").await;
+    assert!(home.text("#suggested + ul").contains("Coffee with grace"), "home shows the suggestion: {}", home.body);
+
     let accepted = c.clients[0].post(&format!("/suggestions/{id}/accept"), &[]).await;
     assert_eq!(accepted.status, StatusCode::SEE_OTHER);
     let (inviter, invitee, venue, times): (i64, i64, i64, Vec<DateTime<Utc>>) = sqlx::query_as(
@@ -396,6 +399,8 @@ async fn a_member_accepts_a_suggestion_and_the_other_gets_an_invitation() {
             .await
             .unwrap();
     assert_eq!(received, 1);
+
+    assert!(c.clients[0].get("/").await.texts("#suggested").is_empty(), "an answered suggestion leaves home");
 
     // Grace sees it accepted, and cannot accept it a second time.
     let page = c.clients[1].get("/suggestions").await;
