@@ -21,7 +21,7 @@ pub struct Candidate {
     pub b_follows_a: bool,
     /// When the first follow between them was made.
     pub connected_since: DateTime<Utc>,
-    /// Earlier suggestions of this pair that one of them declined.
+    /// Earlier suggestions of this pair, and invitations between them, that one of them declined.
     pub declines: i64,
 }
 
@@ -53,14 +53,19 @@ pub async fn list_candidates(
                group by 1, 2
            ),
            declined as (
-               select a_id, b_id, count(*) as declines from suggestions where state = 'declined' group by 1, 2
+               select a, b, count(*) as declines
+               from (select a_id as a, b_id as b from suggestions where state = 'declined'
+                     union all
+                     select least(inviter_id, invitee_id), greatest(inviter_id, invitee_id)
+                     from invitations where state = 'declined') as no
+               group by 1, 2
            )
            select l.a as "a!", l.b as "b!", ea.city as "city!", l.a_follows_b as "a_follows_b!", l.b_follows_a as "b_follows_a!",
                   l.connected_since as "connected_since!", coalesce(d.declines, 0) as "declines!"
            from links l
            join scheduler_eligible ea on ea.id = l.a
            join scheduler_eligible eb on eb.id = l.b and eb.city = ea.city
-           left join declined d on d.a_id = l.a and d.b_id = l.b
+           left join declined d on d.a = l.a and d.b = l.b
            where (ea.invite_policy = 'anyone' or l.a_follows_b)
              and (eb.invite_policy = 'anyone' or l.b_follows_a)
              and not exists (select from met_pairs m where m.a_id = l.a and m.b_id = l.b)

@@ -153,6 +153,23 @@ async fn each_filter_keeps_a_pair_out_of_the_candidates() {
         tx.rollback().await.unwrap();
     }
 
+    // Declined invitations and suggestions count against the pair, whoever declined.
+    let mut tx = c.pool().begin().await.unwrap();
+    sqlx::query(
+        "insert into invitations (inviter_id, invitee_id, venue_id, proposed_times, state)
+         values ($1, $2, $3, array[now() - interval '30 days'], 'declined')",
+    )
+    .bind(grace)
+    .bind(ada)
+    .bind(c.venue)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(&suggestion(9, "declined", 8)).execute(&mut *tx).await.unwrap();
+    let declined = list_candidates(&mut *tx, week(), 4, Utc::now() - Duration::weeks(4)).await.unwrap();
+    assert_eq!(declined.iter().map(|c| c.declines).collect::<Vec<_>>(), vec![2]);
+    tx.rollback().await.unwrap();
+
     // A follow back makes one pair, mutual.
     follow(c.pool(), grace, ada).await;
     let all = list_candidates(&mut *conn, week(), 4, Utc::now()).await.unwrap();
