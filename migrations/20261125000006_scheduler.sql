@@ -67,5 +67,7 @@ create table suggestions (
 -- A member's suggestions, newest round first, from either side.
 create index suggestions_a on suggestions (a_id, round_id desc);
 create index suggestions_b on suggestions (b_id, round_id desc);
+-- Suggestions still waiting for an answer keep their hour out of the next round.
+create index suggestions_open on suggestions (starts_at) where state = 'open';
 -- The cool-down and decline look-ups by pair.
 create index suggestions_pair on suggestions (a_id, b_id, round_id desc);

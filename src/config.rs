@@ -48,9 +48,10 @@ pub struct Config {
     pub public_url: Option<String>,
 
     /// Weeks before the scheduler suggests the same two members to each other again, also
-    /// after one of them declined.
+    /// after one of them declined (at least 3, longer than the longest horizon, so one pair
+    /// never holds two suggestions at once).
     #[arg(long, env = "CUPPA_COOL_DOWN_WEEKS", default_value_t = 4, global = true,
-          value_parser = clap::value_parser!(i32).range(1..=52))]
+          value_parser = clap::value_parser!(i32).range(3..=52))]
     pub cool_down_weeks: i32,
 
     /// The day of the weekly scheduler round (mon, tue, ...), in UTC.
@@ -64,7 +65,7 @@ pub struct Config {
 
     /// How many days ahead a round looks for a common free hour (at least 24 hours ahead).
     #[arg(long, env = "CUPPA_HORIZON_DAYS", default_value_t = 14, global = true,
-          value_parser = clap::value_parser!(i64).range(2..=60))]
+          value_parser = clap::value_parser!(i64).range(2..=21))]
     pub horizon_days: i64,
 }
 

@@ -139,8 +139,12 @@ async fn show_home(
     let claims = social::store::list_claims_for(&state.pool, member.id).await?;
     let (following, met) = social::store::get_met_figures(&state.pool, member.id).await?;
     let coffees = crate::invitations::store::list_current(&state.pool, member.id).await?;
-    let mut suggestions =
-        crate::scheduler::store::list_upcoming_suggestions(&state.pool, member.id, chrono::Utc::now()).await?;
+    let mut suggestions = crate::scheduler::store::list_upcoming_suggestions(
+        &state.pool,
+        member.id,
+        chrono::Utc::now() + crate::scheduler::MIN_NOTICE,
+    )
+    .await?;
     suggestions.retain(|s| s.state == crate::scheduler::store::SuggestionState::Open);
     let page = WelcomePage {
         me: member.id,

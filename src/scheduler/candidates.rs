@@ -97,13 +97,20 @@ pub struct Person {
     pub time_zone: String,
     pub interests: Vec<String>,
     pub windows: Vec<Window>,
+    /// Starts of coffees they already have in the horizon.
+    pub busy: Vec<DateTime<Utc>>,
     pub joined_at: DateTime<Utc>,
     /// The latest round that suggested them a coffee.
     pub last_round: Option<i64>,
 }
 
-/// The people in `ids`, with their availability, by id.
-pub async fn load_people(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<HashMap<i64, Person>> {
+/// The people in `ids`, with their availability and the coffees they already have after
+/// `now`, by id.
+pub async fn load_people(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> sqlx::Result<HashMap<i64, Person>> {
     let rows = sqlx::query!(
         "select m.id, m.display_name, m.time_zone, m.interests, m.created_at,
                 greatest((select max(s.round_id) from suggestions s where s.a_id = m.id),
@@ -123,6 +130,7 @@ pub async fn load_people(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<H
                 time_zone: r.time_zone,
                 interests: r.interests,
                 windows: Vec::new(),
+                busy: Vec::new(),
                 joined_at: r.created_at,
                 last_round: r.last_round,
             };
@@ -133,11 +141,30 @@ pub async fn load_people(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<H
         "select member_id, weekday, start_minute, end_minute from availability where member_id = any($1)",
         ids
     )
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
     for w in windows {
         if let Some(person) = people.get_mut(&w.member_id) {
             person.windows.push(Window { weekday: w.weekday, start_minute: w.start_minute, end_minute: w.end_minute });
+        }
+    }
+    // Agreed coffees, and suggestions of earlier rounds still waiting for an answer.
+    let busy = sqlx::query!(
+        r#"select party as "party!", starts_at as "starts_at!"
+           from (select unnest(array[inviter_id, invitee_id]) as party, accepted_time as starts_at
+                 from invitations where state = 'accepted' and accepted_time > $2
+                 union all
+                 select unnest(array[a_id, b_id]), starts_at
+                 from suggestions where state = 'open' and starts_at > $2) as b
+           where party = any($1)"#,
+        ids,
+        now
+    )
+    .fetch_all(conn)
+    .await?;
+    for b in busy {
+        if let Some(person) = people.get_mut(&b.party) {
+            person.busy.push(b.starts_at);
         }
     }
     Ok(people)
@@ -148,26 +175,51 @@ pub async fn count_considered(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar!(r#"select count(*) as "n!" from scheduler_eligible"#).fetch_one(db).await
 }
 
-/// The people one member could be paired with, as far as the graph goes: connected by a follow
-/// either way, eligible, in the same city, not met and not blocked either way. The page that
-/// explains a missing suggestion asks this for one member, through the follow indexes, where
-/// `list_candidates` works over the whole graph at once; the rules are the same.
-pub async fn list_partners_of(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<i64>> {
+/// The people one member could be paired with now: `list_candidates` for one member, read
+/// through the follow indexes for the page that explains a missing suggestion, where the whole
+/// graph's statement would take seconds. Keep the two sets of conditions the same.
+pub async fn list_partners_of(
+    db: impl PgExecutor<'_>,
+    member: i64,
+    period: NaiveDate,
+    cool_down_weeks: i32,
+    declined_after: DateTime<Utc>,
+) -> sqlx::Result<Vec<i64>> {
     sqlx::query_scalar!(
         r#"with linked as (
-               select followee_id as other from follows where follower_id = $1
-               union
-               select follower_id from follows where followee_id = $1
+               select followee_id as other, true as i_follow from follows where follower_id = $1
+               union all
+               select follower_id, false from follows where followee_id = $1
+           ),
+           links as (
+               select other, bool_or(i_follow) as i_follow, bool_or(not i_follow) as follows_me
+               from linked
+               group by other
            )
            select e.id as "id!"
-           from linked l
+           from links l
            join scheduler_eligible e on e.id = l.other
            join scheduler_eligible me on me.id = $1 and me.city = e.city
-           where not exists (select from met_pairs m where m.a_id = least($1, e.id) and m.b_id = greatest($1, e.id))
+           where (me.invite_policy = 'anyone' or l.i_follow)
+             and (e.invite_policy = 'anyone' or l.follows_me)
+             and not exists (select from met_pairs m where m.a_id = least($1, e.id) and m.b_id = greatest($1, e.id))
              and not exists (select from blocks k where k.blocker_id = $1 and k.blocked_id = e.id)
              and not exists (select from blocks k where k.blocker_id = e.id and k.blocked_id = $1)
+             and not exists (
+                 select from invitations i
+                 where least(i.inviter_id, i.invitee_id) = least($1, e.id)
+                   and greatest(i.inviter_id, i.invitee_id) = greatest($1, e.id)
+                   and i.state in ('pending', 'countered', 'accepted'))
+             and not exists (
+                 select from suggestions s join scheduler_rounds r on r.id = s.round_id
+                 where s.a_id = least($1, e.id) and s.b_id = greatest($1, e.id)
+                   and (r.period > $2::date - 7 * $3::int
+                        or (s.state = 'declined' and s.answered_at > $4)))
            order by e.id"#,
-        member
+        member,
+        period,
+        cool_down_weeks,
+        declined_after
     )
     .fetch_all(db)
     .await

@@ -27,6 +27,7 @@ use crate::auth::{Admin, CurrentMember};
 use crate::error::{AppError, AppResult};
 use crate::invitations::model::local_label;
 use crate::members::model::Member;
+use crate::venues::model::VenueStatus;
 use crate::web::{Flash, Layout};
 use round::Outcome;
 use store::{RoundFigures, Suggestion, SuggestionState};
@@ -69,6 +70,10 @@ impl Default for Settings {
     }
 }
 
+/// The least notice an accepted suggestion gives the other member: closer than this, the
+/// suggestion is no longer offered.
+pub const MIN_NOTICE: TimeDelta = TimeDelta::hours(2);
+
 /// How many rounds without a suggestion before the page explains why.
 const EXPLAIN_AFTER_ROUNDS: i64 = 2;
 
@@ -86,8 +91,8 @@ pub fn routes() -> Router<AppState> {
 /// Why a member has no suggestion, and what they can change about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reason {
-    Paused,
     NoCity,
+    NoVenue { city: String },
     NoAvailability,
     TakesNoInvitations,
     NobodyNearby,
@@ -127,11 +132,13 @@ impl SuggestionsPage {
     }
 }
 
-/// Whether the page explains a missing suggestion: none is standing (declined ones do not
-/// count), and the member paused or has waited a few rounds.
+/// Whether the page explains a missing suggestion: matching is on, none is standing (declined
+/// ones do not count), and the member has waited a few rounds. (A paused member is told so
+/// whatever else the page shows.)
 fn explains(suggestions: &[Suggestion], matching: bool, rounds_waited: i64) -> bool {
-    suggestions.iter().all(|s| s.state == SuggestionState::Declined)
-        && (rounds_waited >= EXPLAIN_AFTER_ROUNDS || !matching)
+    matching
+        && suggestions.iter().all(|s| s.state == SuggestionState::Declined)
+        && rounds_waited >= EXPLAIN_AFTER_ROUNDS
 }
 
 async fn show_suggestions(
@@ -140,11 +147,11 @@ async fn show_suggestions(
     layout: Layout,
 ) -> AppResult<SuggestionsPage> {
     let now = Utc::now();
-    let suggestions = store::list_upcoming_suggestions(&state.pool, member.id, now).await?;
+    let suggestions = store::list_upcoming_suggestions(&state.pool, member.id, now + MIN_NOTICE).await?;
     let privacy = crate::members::store::get_privacy(&state.pool, member.id).await?;
     let rounds_waited = store::count_rounds_waited(&state.pool, member.id).await?;
     let reason = if explains(&suggestions, privacy.matching, rounds_waited) {
-        Some(explain(&state, &member, privacy.matching, now).await?)
+        Some(explain(&state, &member, now).await?)
     } else {
         None
     };
@@ -161,11 +168,8 @@ async fn show_suggestions(
 }
 
 /// The first thing that stands between the member and a suggestion, checked in the order a
-/// member would fix them.
-async fn explain(state: &AppState, member: &Member, matching: bool, now: DateTime<Utc>) -> AppResult<Reason> {
-    if !matching {
-        return Ok(Reason::Paused);
-    }
+/// member would fix them, with the same rules a round applies.
+async fn explain(state: &AppState, member: &Member, now: DateTime<Utc>) -> AppResult<Reason> {
     let profile = crate::members::store::get_profile(&state.pool, member.id).await?;
     if profile.city.trim().is_empty() {
         return Ok(Reason::NoCity);
@@ -174,11 +178,24 @@ async fn explain(state: &AppState, member: &Member, matching: bool, now: DateTim
     if privacy.invite_policy == crate::members::model::InvitePolicy::Nobody {
         return Ok(Reason::TakesNoInvitations);
     }
+    let venues = crate::venues::store::list_venues(&state.pool, VenueStatus::Approved, Some(&profile.city)).await?;
+    if venues.is_empty() {
+        return Ok(Reason::NoVenue { city: profile.city });
+    }
+    let settings = &state.scheduler;
+    let declined_after = now - TimeDelta::weeks(i64::from(settings.cool_down_weeks));
     let mut conn = state.pool.acquire().await?;
-    let partners = candidates::list_partners_of(&mut *conn, member.id).await?;
+    let partners = candidates::list_partners_of(
+        &mut *conn,
+        member.id,
+        round::period_of(now),
+        settings.cool_down_weeks,
+        declined_after,
+    )
+    .await?;
     let mut ids = partners.clone();
     ids.push(member.id);
-    let people = candidates::load_people(&mut conn, &ids).await?;
+    let people = candidates::load_people(&mut conn, &ids, now).await?;
     let Some(me) = people.get(&member.id) else { return Err(AppError::NotFound) };
     if me.windows.is_empty() {
         return Ok(Reason::NoAvailability);
@@ -188,9 +205,9 @@ async fn explain(state: &AppState, member: &Member, matching: bool, now: DateTim
     }
     let settings = &state.scheduler;
     let mut horizon = slots::Horizon::new(now, settings.lead, settings.horizon_days);
-    let mut free_time = |p: &candidates::Person| horizon.free_time(p.time_zone.parse().unwrap_or(Tz::UTC), &p.windows);
-    let mine = free_time(me);
-    let theirs: Vec<_> = partners.iter().filter_map(|id| people.get(id)).map(free_time).collect();
+    let mine = round::free_time(&mut horizon, me);
+    let theirs: Vec<_> =
+        partners.iter().filter_map(|id| people.get(id)).map(|p| round::free_time(&mut horizon, p)).collect();
     let common = theirs.iter().filter(|t| horizon.earliest_common(&mine, t).is_some()).count();
     Ok(if common == 0 { Reason::NoCommonHour { people: partners.len() } } else { Reason::Waiting { people: common } })
 }
@@ -199,8 +216,10 @@ async fn explain(state: &AppState, member: &Member, matching: bool, now: DateTim
 async fn lock_open(conn: &mut sqlx::PgConnection, member: &Member, id: i64) -> AppResult<Suggestion> {
     let suggestion = store::lock_suggestion(conn, member.id, id).await?.ok_or(AppError::NotFound)?;
     match suggestion.state {
-        SuggestionState::Open if suggestion.starts_at > Utc::now() => Ok(suggestion),
-        SuggestionState::Open => Err(AppError::Conflict("That suggested hour has passed.".to_owned())),
+        SuggestionState::Open if suggestion.starts_at > Utc::now() + MIN_NOTICE => Ok(suggestion),
+        SuggestionState::Open => {
+            Err(AppError::Conflict("That suggested hour is too close now to invite anyone to it.".to_owned()))
+        }
         SuggestionState::Accepted => Err(AppError::Conflict(format!(
             "This coffee with {} was already accepted: see your invitations.",
             suggestion.other_name
@@ -221,7 +240,11 @@ async fn accept_suggestion(
     let mut tx = state.pool.begin().await?;
     let suggestion = lock_open(&mut tx, &member, id).await?;
     let other = crate::members::store::get_profile(&mut *tx, suggestion.other_id).await?;
-    let note = format!("Cuppa suggested we meet: {}.", suggestion.why());
+    // The invitee reads it as the inviter's words, so it says nothing about who follows whom.
+    let note = match score::listed(&suggestion.shared_interests) {
+        Some(liked) => format!("Cuppa suggested we meet. We both like {liked}."),
+        None => "Cuppa suggested we meet.".to_owned(),
+    };
     let invitation =
         crate::invitations::send_in(&mut tx, member.id, &other, suggestion.venue_id, &[suggestion.starts_at], &note)
             .await?;
@@ -287,8 +310,10 @@ struct SchedulerPage {
     settings: Settings,
 }
 
-/// How many past rounds the admin page lists (a year of weekly rounds).
+/// How many past rounds the admin page lists (a year of weekly rounds), and how many the chart
+/// shows (more would not stay legible in the page's width).
 const ROUNDS_LISTED: i64 = 52;
+const ROUNDS_CHARTED: usize = 16;
 
 /// One bar of the admin's chart, in the SVG's units: bars 36 wide on a 44 pitch, up to 100 tall
 /// above a baseline at 118, with room for the figure above and the week below.
@@ -301,11 +326,12 @@ struct Bar {
 }
 
 impl SchedulerPage {
-    /// The chart's bars, oldest round first, scaled to the tallest.
+    /// The chart's bars for the latest rounds, oldest first, scaled to the tallest.
     fn bars(&self) -> Vec<Bar> {
-        let tallest = self.rounds.iter().map(|r| r.pairs_made).max().unwrap_or(0).max(1);
+        let shown = &self.rounds[..self.rounds.len().min(ROUNDS_CHARTED)];
+        let tallest = shown.iter().map(|r| r.pairs_made).max().unwrap_or(0).max(1);
         (0..)
-            .zip(self.rounds.iter().rev())
+            .zip(shown.iter().rev())
             .map(|(i, r)| {
                 let height = (r.pairs_made * 100 / tallest).max(1);
                 Bar {
@@ -336,6 +362,10 @@ struct RunForm {
     dry_run: Option<String>,
 }
 
+/// How long the admin's request waits for a round before answering that it is still running
+/// (the request timeout is 20 s; a large round may take longer and carries on regardless).
+const RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 async fn run_round(
     State(state): State<AppState>,
     session: Session,
@@ -343,14 +373,22 @@ async fn run_round(
     Form(form): Form<RunForm>,
 ) -> AppResult<Redirect> {
     let dry_run = form.dry_run.is_some();
-    let flash = match round::run(&state.pool, &state.scheduler, Utc::now(), Some(admin.id), dry_run).await? {
-        Outcome::Ran(figures) if dry_run => Flash::info(format!("Dry run, nothing written: {}", summary(&figures))),
-        Outcome::Ran(figures) => Flash::success(format!("Round written: {}", summary(&figures))),
-        Outcome::AlreadyRunning => Flash::error("A round is already running; try again when it has finished."),
-        Outcome::AlreadyDone(period) => Flash::info(format!(
-            "This week's round (week of {}) has already run; the next one can run from Monday.",
-            period.format("%-d %b %Y")
-        )),
+    // Spawned, so that a round longer than the request still finishes (and commits).
+    let round = tokio::spawn({
+        let (pool, settings) = (state.pool.clone(), state.scheduler.clone());
+        async move { round::run(&pool, &settings, Utc::now(), Some(admin.id), dry_run).await }
+    });
+    let flash = match tokio::time::timeout(RUN_WAIT, round).await {
+        Err(_) => Flash::info("The round is still running; refresh this page in a minute to see it below."),
+        Ok(joined) => match joined.map_err(|err| anyhow::anyhow!("the round stopped: {err}"))?? {
+            Outcome::Ran(figures) if dry_run => Flash::info(format!("Dry run, nothing written: {}", summary(&figures))),
+            Outcome::Ran(figures) => Flash::success(format!("Round written: {}", summary(&figures))),
+            Outcome::AlreadyRunning => Flash::error("A round is already running; try again when it has finished."),
+            Outcome::AlreadyDone(period) => Flash::info(format!(
+                "This week's round (week of {}) has already run; the next one can run from Monday.",
+                period.format("%-d %b %Y")
+            )),
+        },
     };
     flash.push(&session).await?;
     Ok(Redirect::to("/admin/scheduler"))

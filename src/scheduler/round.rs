@@ -15,7 +15,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::candidates::{self, Candidate, Person};
 use super::score::{self, Affinity};
-use super::slots::Horizon;
+use super::slots::{FreeTime, Horizon};
 use super::store::{self, NewSuggestion, RoundFigures};
 use super::{Settings, matching};
 use crate::invitations::model::local_label;
@@ -59,10 +59,12 @@ pub async fn run(
 ) -> anyhow::Result<Outcome> {
     let period = period_of(now);
     let mut tx = pool.begin().await?;
-    if !store::try_round_lock(&mut tx, ROUND_LOCK).await? {
+    if !store::start_round(&mut tx, ROUND_LOCK).await? {
         return Ok(Outcome::AlreadyRunning);
     }
-    if !dry_run && store::round_exists(&mut *tx, period).await? {
+    // Also for a dry run: once the week's pairs are written they are in their cool-down, and a
+    // dry run would describe a round that will never run.
+    if store::round_exists(&mut *tx, period).await? {
         return Ok(Outcome::AlreadyDone(period));
     }
 
@@ -72,7 +74,7 @@ pub async fn run(
     let declined_after = now - TimeDelta::weeks(i64::from(settings.cool_down_weeks));
     let pairs = candidates::list_candidates(&mut *tx, period, settings.cool_down_weeks, declined_after).await?;
     let ids: Vec<i64> = pairs.iter().flat_map(|c| [c.a, c.b]).collect::<HashSet<_>>().into_iter().collect();
-    let people = candidates::load_people(&mut tx, &ids).await?;
+    let people = candidates::load_people(&mut tx, &ids, now).await?;
     let rounds = store::list_round_starts(&mut *tx).await?;
     let venues = Venues::load(&mut tx).await?;
     let load_ms = clock.elapsed();
@@ -122,7 +124,14 @@ pub async fn run(
         tx.rollback().await?;
         return Ok(Outcome::Ran(figures));
     }
-    let round = store::insert_round(&mut tx, &figures, started_by).await?;
+    let round = match store::insert_round(&mut tx, &figures, started_by).await {
+        Ok(round) => round,
+        // A runner that committed this period's round just before our snapshot was taken.
+        Err(sqlx::Error::Database(db)) if db.constraint() == Some("scheduler_rounds_period_key") => {
+            return Ok(Outcome::AlreadyDone(period));
+        }
+        Err(other) => return Err(other.into()),
+    };
     store::insert_suggestions(&mut tx, round, &suggestions).await?;
     let notices: Vec<(i64, Notice)> = made
         .iter()
@@ -204,10 +213,7 @@ fn plan_pairs<'a>(
     horizon: &mut Horizon,
     venues: &Venues,
 ) -> Vec<Plan<'a>> {
-    let free: HashMap<i64, _> = people
-        .values()
-        .map(|p| (p.id, horizon.free_time(p.time_zone.parse().unwrap_or(Tz::UTC), &p.windows)))
-        .collect();
+    let free: HashMap<i64, _> = people.values().map(|p| (p.id, free_time(horizon, p))).collect();
     let waited: HashMap<i64, u32> = people.values().map(|p| (p.id, rounds_waited(p, rounds))).collect();
     pairs
         .iter()
@@ -228,6 +234,15 @@ fn plan_pairs<'a>(
             (weight > 0).then_some(Plan { candidate: c, a: c.a, b: c.b, starts_at, venue, weight, shared })
         })
         .collect()
+}
+
+/// When the person is free in the horizon: their weekly windows, less the coffees they have.
+pub fn free_time(horizon: &mut Horizon, person: &Person) -> FreeTime {
+    let mut free = horizon.free_time(person.time_zone.parse().unwrap_or(Tz::UTC), &person.windows);
+    for &start in &person.busy {
+        horizon.mark_busy(&mut free, start);
+    }
+    free
 }
 
 /// Rounds run since the member joined and since the last round that suggested them anything.
@@ -349,6 +364,7 @@ mod tests {
             time_zone: "UTC".into(),
             interests: vec![],
             windows: vec![],
+            busy: vec![],
             joined_at: joined,
             last_round: last,
         };

@@ -70,6 +70,19 @@ impl Follow {
     }
 }
 
+/// Shared interests as words: "climbing", "climbing and jazz", "a, b, c and 2 more"; None when
+/// there are none. Also the invitation note of an accepted suggestion ("we both like ...").
+pub fn listed(shared: &[String]) -> Option<String> {
+    let named = &shared[..shared.len().min(INTERESTS_NAMED)];
+    let more = shared.len() - named.len();
+    let mut items: Vec<String> = named.to_vec();
+    if more > 0 {
+        items.push(format!("{more} more"));
+    }
+    let (last, rest) = items.split_last()?;
+    Some(if rest.is_empty() { last.clone() } else { format!("{} and {last}", rest.join(", ")) })
+}
+
 /// How many shared interests the reasons name before "and N more".
 const INTERESTS_NAMED: usize = 3;
 
@@ -82,19 +95,9 @@ pub fn reasons(follow: Follow, shared: &[String]) -> String {
         Follow::YouFollowThem => "you follow them",
         Follow::TheyFollowYou => "they follow you",
     });
-    let named = &shared[..shared.len().min(INTERESTS_NAMED)];
-    let more = shared.len() - named.len();
-    let mut items: Vec<String> = named.to_vec();
-    if more > 0 {
-        items.push(format!("{more} more"));
-    }
-    if let Some((last, rest)) = items.split_last() {
+    if let Some(liked) = listed(shared) {
         why.push_str(" and you both like ");
-        if !rest.is_empty() {
-            why.push_str(&rest.join(", "));
-            why.push_str(" and ");
-        }
-        why.push_str(last);
+        why.push_str(&liked);
     }
     why
 }

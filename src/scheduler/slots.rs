@@ -111,6 +111,20 @@ impl Horizon {
         None
     }
 
+    /// Takes out of `free` the slots a coffee of the member's own, starting at `start`, already
+    /// fills (an agreed or pending invitation), so that no suggestion overlaps it.
+    pub fn mark_busy(&self, free: &mut FreeTime, start: DateTime<Utc>) {
+        let end = start + COFFEE_LENGTH;
+        let quarters = |t: DateTime<Utc>| (t - self.start).num_minutes().div_euclid(QUARTER.num_minutes());
+        // Every slot that overlaps [start, end): from the one holding `start` to the one before `end`.
+        let first = quarters(start).max(0);
+        let last = (quarters(end - TimeDelta::nanoseconds(1))).min(self.slots as i64 - 1);
+        for slot in first..=last {
+            let slot = slot as usize;
+            free.0[slot / 64] &= !(1 << (slot % 64));
+        }
+    }
+
     fn slot_start(&self, slot: usize) -> DateTime<Utc> {
         self.start + QUARTER * i32::try_from(slot).expect("a horizon holds fewer than 2^31 slots")
     }
@@ -192,6 +206,29 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_coffee_already_agreed_is_not_free_time() {
+        let now = utc("2026-06-01T08:00:00Z");
+        let mut horizon = Horizon::new(now, LEAD, DAYS);
+        // Free every day 09:00–13:00 UTC.
+        let windows: Vec<Window> =
+            (0..7).map(|weekday| Window { weekday, start_minute: 540, end_minute: 780 }).collect();
+        let mut ada = horizon.free_time(chrono_tz::UTC, &windows);
+        let grace = horizon.free_time(chrono_tz::UTC, &windows);
+        assert_eq!(horizon.earliest_common(&ada, &grace), Some(utc("2026-06-02T09:00:00Z")));
+        // Ada has coffee at 09:30 on the 2nd: the earliest common hour is after it ends.
+        horizon.mark_busy(&mut ada, utc("2026-06-02T09:30:00Z"));
+        assert_eq!(horizon.earliest_common(&ada, &grace), Some(utc("2026-06-02T10:30:00Z")));
+        // Coffees off the quarter grid, before the horizon or past its end change nothing else.
+        // One at 10:50 takes 10:45 to 11:50, so the quarter from 11:45 is lost too.
+        horizon.mark_busy(&mut ada, utc("2026-06-02T10:50:00Z"));
+        assert_eq!(horizon.earliest_common(&ada, &grace), Some(utc("2026-06-02T12:00:00Z")));
+        let before = ada.clone();
+        horizon.mark_busy(&mut ada, utc("2026-05-20T09:00:00Z"));
+        horizon.mark_busy(&mut ada, utc("2026-07-20T09:00:00Z"));
+        assert_eq!(ada, before);
     }
 
     fn minute(clock: &str) -> i16 {

@@ -6,9 +6,12 @@ use sqlx::{PgConnection, PgExecutor};
 
 use super::score::{Follow, reasons};
 
-/// Takes the round lock for the rest of the transaction, if no one else holds it.
-pub async fn try_round_lock(conn: &mut PgConnection, name: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as "taken!""#, name)
+/// Begins a round on a fresh transaction: one snapshot for all its reads (repeatable read), so
+/// its figures and its pairs describe the same moment; then the round lock for the rest of the
+/// transaction, if no one else holds it.
+pub async fn start_round(conn: &mut PgConnection, lock: &str) -> sqlx::Result<bool> {
+    sqlx::query!("set transaction isolation level repeatable read").execute(&mut *conn).await?;
+    sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as "taken!""#, lock)
         .fetch_one(conn)
         .await
 }
@@ -123,11 +126,15 @@ pub async fn insert_round(
     .await
 }
 
-/// The time the writing took is known only once it is done.
+/// The time the writing took, and the end, are known only once it is done.
 pub async fn update_write_time(db: impl PgExecutor<'_>, round: i64, write_ms: i64) -> sqlx::Result<()> {
-    sqlx::query!("update scheduler_rounds set write_ms = $2::bigint::int where id = $1", round, write_ms)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update scheduler_rounds set write_ms = $2::bigint::int, finished_at = clock_timestamp() where id = $1",
+        round,
+        write_ms
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -252,13 +259,13 @@ macro_rules! select_suggestions {
     };
 }
 
-/// The member's suggestions whose hour is still ahead, newest first.
+/// The member's suggestions whose hour is after `after`, newest first.
 pub async fn list_upcoming_suggestions(
     db: impl PgExecutor<'_>,
     member: i64,
-    now: DateTime<Utc>,
+    after: DateTime<Utc>,
 ) -> sqlx::Result<Vec<Suggestion>> {
-    select_suggestions!("and s.starts_at > $2 order by s.round_id desc, s.id desc", member, now).fetch_all(db).await
+    select_suggestions!("and s.starts_at > $2 order by s.round_id desc, s.id desc", member, after).fetch_all(db).await
 }
 
 /// One of the member's suggestions, locked for an answer; None when it is not theirs.

@@ -395,6 +395,13 @@ async fn a_member_accepts_a_suggestion_and_the_other_gets_an_invitation() {
     assert!(page.text(".facts").contains(&when), "the time in London: {}", page.text(".facts"));
     assert!(page.text(".facts").contains("Café Lumen"));
 
+    // Pausing keeps the suggestion in view, with a way back.
+    c.clients[0].post("/suggestions/pause", &[]).await;
+    let paused = c.clients[0].get("/suggestions").await;
+    assert_eq!(paused.texts(".suggestion").len(), 1);
+    assert!(paused.attrs(".paused form", "action").contains(&"/suggestions/resume".to_owned()));
+    c.clients[0].post("/suggestions/resume", &[]).await;
+
     let home = c.clients[0].get("/").await;
     assert!(home.text("#suggested + ul").contains("Coffee with grace"), "home shows the suggestion: {}", home.body);
 
@@ -407,7 +414,10 @@ async fn a_member_accepts_a_suggestion_and_the_other_gets_an_invitation() {
     .await
     .unwrap();
     assert_eq!((inviter, invitee, venue, times), (ada, grace, c.venue, vec![starts_at]));
-    let invitation: i64 = sqlx::query_scalar("select id from invitations").fetch_one(c.pool()).await.unwrap();
+    let (invitation, note): (i64, String) =
+        sqlx::query_as("select id, note from invitations").fetch_one(c.pool()).await.unwrap();
+    // Grace reads the note as Ada's words: it says what they share, not who follows whom.
+    assert_eq!(note, "Cuppa suggested we meet. We both like climbing and jazz.");
     assert_eq!(accepted.location(), format!("/invitations/{invitation}"));
     let received: i64 =
         sqlx::query_scalar("select count(*) from notifications where member_id = $1 and kind = 'invitation_received'")
@@ -488,6 +498,12 @@ async fn members_without_a_suggestion_are_told_why_and_can_pause() {
     assert!(card.contains("none of them is free when you are"), "{card}");
     assert!(page.attrs(".card a", "href").contains(&"/settings/availability".to_owned()));
 
+    // Without an approved place in the city, that is what the page says first.
+    sqlx::query("update venues set status = 'pending'").execute(c.pool()).await.unwrap();
+    let page = c.clients[0].get("/suggestions").await;
+    assert!(page.text(".card:last-of-type").contains("London has none yet"), "{}", page.text(".card:last-of-type"));
+    sqlx::query("update venues set status = 'approved'").execute(c.pool()).await.unwrap();
+
     sqlx::query("delete from availability where member_id = $1").bind(ada).execute(c.pool()).await.unwrap();
     let page = c.clients[0].get("/suggestions").await;
     assert!(page.text(".card:last-of-type").contains("You have not said when you are free"));
@@ -536,4 +552,38 @@ async fn admins_see_past_rounds_and_run_one() {
     let page = c.clients[0].get("/admin/scheduler").await;
     assert!(page.text(".flash").contains("has already run"), "{}", page.text(".flash"));
     assert_eq!(count(c.pool(), "scheduler_rounds").await, 1);
+}
+
+#[tokio::test]
+async fn a_suggestion_keeps_clear_of_a_coffee_already_agreed() {
+    let c = community(&["ada", "grace", "alan"]).await;
+    let (ada, grace, alan) = (c.ids[0], c.ids[1], c.ids[2]);
+    follow(c.pool(), ada, grace).await;
+    let now = Utc::now();
+    ran(round::run(c.pool(), &settings(), now, None, false).await).await;
+    let first: DateTime<Utc> =
+        sqlx::query_scalar("select starts_at from suggestions").fetch_one(c.pool()).await.unwrap();
+
+    // Ada agrees a coffee with Alan at that very hour; the round, run again, looks past it.
+    sqlx::query("delete from scheduler_rounds").execute(c.pool()).await.unwrap();
+    sqlx::query(
+        "insert into invitations (inviter_id, invitee_id, venue_id, proposed_times, accepted_time, state)
+         values ($1, $2, $3, array[$4], $4, 'accepted')",
+    )
+    .bind(ada)
+    .bind(alan)
+    .bind(c.venue)
+    .bind(first)
+    .execute(c.pool())
+    .await
+    .unwrap();
+    ran(round::run(c.pool(), &settings(), now, None, false).await).await;
+    let (pair, second): ((i64, i64), DateTime<Utc>) =
+        sqlx::query_as::<_, (i64, i64, DateTime<Utc>)>("select a_id, b_id, starts_at from suggestions")
+            .fetch_one(c.pool())
+            .await
+            .map(|(a, b, t)| ((a, b), t))
+            .unwrap();
+    assert_eq!(pair, (ada, grace));
+    assert!(second >= first + Duration::hours(1), "{second} overlaps the coffee at {first}");
 }
