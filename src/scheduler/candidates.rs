@@ -150,13 +150,17 @@ pub async fn load_people(
     }
     // Agreed coffees, and suggestions of earlier rounds still waiting for an answer.
     let busy = sqlx::query!(
-        r#"select party as "party!", starts_at as "starts_at!"
-           from (select unnest(array[inviter_id, invitee_id]) as party, accepted_time as starts_at
-                 from invitations where state = 'accepted' and accepted_time > $2
-                 union all
-                 select unnest(array[a_id, b_id]), starts_at
-                 from suggestions where state = 'open' and starts_at > $2) as b
-           where party = any($1)"#,
+        // One branch per side, each filtered by the ids, so a page asking for a few people
+        // reads a few index entries rather than every open suggestion.
+        r#"select inviter_id as "party!", accepted_time as "starts_at!"
+           from invitations where state = 'accepted' and accepted_time > $2 and inviter_id = any($1)
+           union all
+           select invitee_id, accepted_time
+           from invitations where state = 'accepted' and accepted_time > $2 and invitee_id = any($1)
+           union all
+           select a_id, starts_at from suggestions where state = 'open' and starts_at > $2 and a_id = any($1)
+           union all
+           select b_id, starts_at from suggestions where state = 'open' and starts_at > $2 and b_id = any($1)"#,
         ids,
         now
     )
