@@ -22,7 +22,7 @@ create table scheduler_rounds (
     started_by bigint references members (id) on delete set null,
     -- Members in `scheduler_eligible` when the round ran.
     members_considered integer not null,
-    -- Members in at least one candidate pair.
+    -- Members of at least one pair that could meet (a common hour, a venue, a positive weight).
     members_matchable integer not null,
     candidate_pairs integer not null,
     pairs_made integer not null,

@@ -9,12 +9,12 @@ use super::model::{Kind, Notice};
 /// email in the outbox. Call it on the transaction of the event it tells of, so the event and
 /// the news of it commit (or vanish) together.
 pub async fn record(conn: &mut PgConnection, member: i64, notice: &Notice) -> sqlx::Result<()> {
-    record_all(conn, &[(member, notice)]).await
+    record_all(conn, &[(member, notice.clone())]).await
 }
 
 /// `record` for many members at once, in one statement: a scheduler round tells tens of
 /// thousands of members at a time.
-pub async fn record_all(conn: &mut PgConnection, notices: &[(i64, &Notice)]) -> sqlx::Result<()> {
+pub async fn record_all(conn: &mut PgConnection, notices: &[(i64, Notice)]) -> sqlx::Result<()> {
     let members: Vec<i64> = notices.iter().map(|(member, _)| *member).collect();
     let text_of = |f: fn(&Notice) -> &str| notices.iter().map(|(_, n)| f(n).to_owned()).collect::<Vec<String>>();
     let (kinds, texts) = (text_of(|n| n.kind.value()), text_of(|n| &n.text));

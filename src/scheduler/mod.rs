@@ -26,7 +26,7 @@ use crate::AppState;
 use crate::auth::{Admin, CurrentMember};
 use crate::error::{AppError, AppResult};
 use crate::invitations::model::local_label;
-use crate::members::model::Member;
+use crate::members::model::{InvitePolicy, Member};
 use crate::venues::model::VenueStatus;
 use crate::web::{Flash, Layout};
 use round::Outcome;
@@ -149,9 +149,13 @@ async fn show_suggestions(
     let now = Utc::now();
     let suggestions = store::list_upcoming_suggestions(&state.pool, member.id, now + MIN_NOTICE).await?;
     let privacy = crate::members::store::get_privacy(&state.pool, member.id).await?;
-    let rounds_waited = store::count_rounds_waited(&state.pool, member.id).await?;
+    // The member as a round sees them: the rounds waited are counted as a round counts them.
+    let mut conn = state.pool.acquire().await?;
+    let me =
+        candidates::load_people(&mut conn, &[member.id], now).await?.remove(&member.id).ok_or(AppError::NotFound)?;
+    let rounds_waited = i64::from(round::rounds_waited(&me, &store::list_round_starts(&mut *conn).await?));
     let reason = if explains(&suggestions, privacy.matching, rounds_waited) {
-        Some(explain(&state, &member, now).await?)
+        Some(explain(&mut conn, &state.scheduler, &me, privacy.invite_policy, now).await?)
     } else {
         None
     };
@@ -169,45 +173,43 @@ async fn show_suggestions(
 
 /// The first thing that stands between the member and a suggestion, checked in the order a
 /// member would fix them, with the same rules a round applies.
-async fn explain(state: &AppState, member: &Member, now: DateTime<Utc>) -> AppResult<Reason> {
-    let profile = crate::members::store::get_profile(&state.pool, member.id).await?;
+async fn explain(
+    conn: &mut sqlx::PgConnection,
+    settings: &Settings,
+    me: &candidates::Person,
+    policy: InvitePolicy,
+    now: DateTime<Utc>,
+) -> AppResult<Reason> {
+    let profile = crate::members::store::get_profile(&mut *conn, me.id).await?;
     if profile.city.trim().is_empty() {
         return Ok(Reason::NoCity);
     }
-    let privacy = crate::members::store::get_privacy(&state.pool, member.id).await?;
-    if privacy.invite_policy == crate::members::model::InvitePolicy::Nobody {
+    if policy == InvitePolicy::Nobody {
         return Ok(Reason::TakesNoInvitations);
     }
-    let venues = crate::venues::store::list_venues(&state.pool, VenueStatus::Approved, Some(&profile.city)).await?;
+    let venues = crate::venues::store::list_venues(&mut *conn, VenueStatus::Approved, Some(&profile.city)).await?;
     if venues.is_empty() {
         return Ok(Reason::NoVenue { city: profile.city });
     }
-    let settings = &state.scheduler;
+    if me.windows.is_empty() {
+        return Ok(Reason::NoAvailability);
+    }
     let declined_after = now - TimeDelta::weeks(i64::from(settings.cool_down_weeks));
-    let mut conn = state.pool.acquire().await?;
     let partners = candidates::list_partners_of(
         &mut *conn,
-        member.id,
+        me.id,
         round::period_of(now),
         settings.cool_down_weeks,
         declined_after,
     )
     .await?;
-    let mut ids = partners.clone();
-    ids.push(member.id);
-    let people = candidates::load_people(&mut conn, &ids, now).await?;
-    let Some(me) = people.get(&member.id) else { return Err(AppError::NotFound) };
-    if me.windows.is_empty() {
-        return Ok(Reason::NoAvailability);
-    }
     if partners.is_empty() {
         return Ok(Reason::NobodyNearby);
     }
-    let settings = &state.scheduler;
+    let people = candidates::load_people(conn, &partners, now).await?;
     let mut horizon = slots::Horizon::new(now, settings.lead, settings.horizon_days);
     let mine = round::free_time(&mut horizon, me);
-    let theirs: Vec<_> =
-        partners.iter().filter_map(|id| people.get(id)).map(|p| round::free_time(&mut horizon, p)).collect();
+    let theirs: Vec<_> = people.values().map(|p| round::free_time(&mut horizon, p)).collect();
     let common = theirs.iter().filter(|t| horizon.earliest_common(&mine, t).is_some()).count();
     Ok(if common == 0 { Reason::NoCommonHour { people: partners.len() } } else { Reason::Waiting { people: common } })
 }

@@ -69,7 +69,6 @@ pub async fn run(
     }
 
     let clock = Instant::now();
-    store::tune_for_round(&mut tx).await?;
     let considered = candidates::count_considered(&mut *tx).await?;
     let declined_after = now - TimeDelta::weeks(i64::from(settings.cool_down_weeks));
     let pairs = candidates::list_candidates(&mut *tx, period, settings.cool_down_weeks, declined_after).await?;
@@ -90,14 +89,15 @@ pub async fn run(
     let match_ms = clock.elapsed();
 
     let clock = Instant::now();
-    let by_pair: HashMap<(u32, u32), &Plan> = plans.iter().map(|p| ((index_of[&p.a], index_of[&p.b]), p)).collect();
+    let by_pair: HashMap<(u32, u32), &Plan> =
+        plans.iter().map(|p| ((index_of[&p.candidate.a], index_of[&p.candidate.b]), p)).collect();
     let made: Vec<&Plan> = chosen.iter().filter_map(|pair| by_pair.get(pair).copied()).collect();
-    let matchable: HashSet<i64> = plans.iter().flat_map(|p| [p.a, p.b]).collect();
     let mut figures = RoundFigures {
         period,
         started_at: now,
         members_considered: considered,
-        members_matchable: matchable.len() as i64,
+        // Every member of a pair that could meet is in the graph.
+        members_matchable: index_of.len() as i64,
         candidate_pairs: pairs.len() as i64,
         pairs_made: made.len() as i64,
         total_weight: made.iter().map(|p| p.weight).sum(),
@@ -109,8 +109,8 @@ pub async fn run(
     let suggestions: Vec<NewSuggestion> = made
         .iter()
         .map(|plan| NewSuggestion {
-            a: plan.a,
-            b: plan.b,
+            a: plan.candidate.a,
+            b: plan.candidate.b,
             venue: plan.venue,
             starts_at: plan.starts_at,
             weight: plan.weight,
@@ -136,13 +136,12 @@ pub async fn run(
     let notices: Vec<(i64, Notice)> = made
         .iter()
         .flat_map(|plan| {
-            let (a, b) = (&people[&plan.a], &people[&plan.b]);
+            let (a, b) = (&people[&plan.candidate.a], &people[&plan.candidate.b]);
             let place = venues.name_of(plan.venue);
             [(a.id, notice(a, b, place, plan.starts_at)), (b.id, notice(b, a, place, plan.starts_at))]
         })
         .collect();
-    let addressed: Vec<(i64, &Notice)> = notices.iter().map(|(member, n)| (*member, n)).collect();
-    crate::notify::store::record_all(&mut tx, &addressed).await?;
+    crate::notify::store::record_all(&mut tx, &notices).await?;
     figures.write_ms = millis(clock.elapsed());
     store::update_write_time(&mut *tx, round, figures.write_ms).await?;
     tx.commit().await?;
@@ -196,8 +195,6 @@ fn millis(elapsed: std::time::Duration) -> i64 {
 /// A candidate pair that could meet: its hour, place and weight.
 struct Plan<'a> {
     candidate: &'a Candidate,
-    a: i64,
-    b: i64,
     starts_at: DateTime<Utc>,
     venue: i64,
     weight: i64,
@@ -231,7 +228,7 @@ fn plan_pairs<'a>(
                 earlier_declines: u32::try_from(c.declines).unwrap_or(u32::MAX),
             };
             let weight = score::score(&affinity);
-            (weight > 0).then_some(Plan { candidate: c, a: c.a, b: c.b, starts_at, venue, weight, shared })
+            (weight > 0).then_some(Plan { candidate: c, starts_at, venue, weight, shared })
         })
         .collect()
 }
@@ -246,7 +243,7 @@ pub fn free_time(horizon: &mut Horizon, person: &Person) -> FreeTime {
 }
 
 /// Rounds run since the member joined and since the last round that suggested them anything.
-fn rounds_waited(person: &Person, rounds: &[(i64, DateTime<Utc>)]) -> u32 {
+pub fn rounds_waited(person: &Person, rounds: &[(i64, DateTime<Utc>)]) -> u32 {
     let after = person.last_round.unwrap_or(0);
     let waited = rounds.iter().filter(|(id, started)| *id > after && *started > person.joined_at).count();
     u32::try_from(waited).unwrap_or(u32::MAX)
@@ -255,11 +252,11 @@ fn rounds_waited(person: &Person, rounds: &[(i64, DateTime<Utc>)]) -> u32 {
 /// The matching core's input: members numbered 0.. in id order (so the same candidates give
 /// the same graph), and one edge a planned pair.
 fn graph_of(plans: &[Plan]) -> (HashMap<i64, u32>, Vec<matching::Edge>) {
-    let mut ids: Vec<i64> = plans.iter().flat_map(|p| [p.a, p.b]).collect();
+    let mut ids: Vec<i64> = plans.iter().flat_map(|p| [p.candidate.a, p.candidate.b]).collect();
     ids.sort_unstable();
     ids.dedup();
     let index_of: HashMap<i64, u32> = ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
-    let edges = plans.iter().map(|p| (index_of[&p.a], index_of[&p.b], p.weight)).collect();
+    let edges = plans.iter().map(|p| (index_of[&p.candidate.a], index_of[&p.candidate.b], p.weight)).collect();
     (index_of, edges)
 }
 

@@ -9,22 +9,23 @@ use super::score::{Follow, reasons};
 /// Begins a round on a fresh transaction: one snapshot for all its reads (repeatable read), so
 /// its figures and its pairs describe the same moment; then the round lock for the rest of the
 /// transaction, if no one else holds it.
+///
+/// A round's statements read the whole follow graph at once, so it also gives their sorts and
+/// hashes memory to work in rather than spill to disk, and skips JIT compilation, which on
+/// this workload costs more than it saves (measured on a 100,000-member seed: the candidate
+/// statement took 7.4 s with the defaults, 5.4 s with these). Both last until the transaction
+/// ends.
 pub async fn start_round(conn: &mut PgConnection, lock: &str) -> sqlx::Result<bool> {
     sqlx::query!("set transaction isolation level repeatable read").execute(&mut *conn).await?;
-    sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as "taken!""#, lock)
-        .fetch_one(conn)
-        .await
-}
-
-/// A round's statements read the whole follow graph at once: give its sorts and hashes memory
-/// to work in rather than spill to disk, and skip JIT compilation, which on this workload costs
-/// more than it saves (measured on a 100,000-member seed: 7.4 s with the defaults, 5.4 s with
-/// these). Both last until the transaction ends.
-pub async fn tune_for_round(conn: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query!("select set_config('work_mem', '256MB', true) as work_mem, set_config('jit', 'off', true) as jit")
-        .fetch_one(conn)
+    let taken = sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as "taken!""#, lock)
+        .fetch_one(&mut *conn)
         .await?;
-    Ok(())
+    if taken {
+        sqlx::query!("select set_config('work_mem', '256MB', true) as work_mem, set_config('jit', 'off', true) as jit")
+            .fetch_one(conn)
+            .await?;
+    }
+    Ok(taken)
 }
 
 pub async fn round_exists(db: impl PgExecutor<'_>, period: NaiveDate) -> sqlx::Result<bool> {
@@ -201,7 +202,6 @@ pub async fn insert_suggestions(conn: &mut PgConnection, round: i64, all: &[NewS
 #[derive(Clone, Debug)]
 pub struct Suggestion {
     pub id: i64,
-    pub round_id: i64,
     pub other_id: i64,
     pub other_handle: String,
     pub other_name: String,
@@ -240,7 +240,7 @@ macro_rules! select_suggestions {
     ($tail:literal, $($arg:expr),*) => {
         sqlx::query_as!(
             Suggestion,
-            r#"select s.id, s.round_id,
+            r#"select s.id,
                       o.id as "other_id!", o.handle as "other_handle!", o.display_name as "other_name!",
                       case when s.a_id = $1 then s.a_follows_b else s.b_follows_a end as "i_follow!",
                       case when s.a_id = $1 then s.b_follows_a else s.a_follows_b end as "follows_me!",
@@ -292,20 +292,4 @@ pub async fn answer_suggestion(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// How many rounds ran since the member joined and since their last suggestion.
-pub async fn count_rounds_waited(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(
-        r#"select count(*) as "n!"
-           from scheduler_rounds r
-           join members m on m.id = $1
-           where r.started_at > m.created_at
-             -- Two look-ups, one per side: max() over an "or" walks the whole round index.
-             and r.id > coalesce(greatest((select max(s.round_id) from suggestions s where s.a_id = $1),
-                                          (select max(s.round_id) from suggestions s where s.b_id = $1)), 0)"#,
-        member
-    )
-    .fetch_one(db)
-    .await
 }
