@@ -8,6 +8,7 @@ pub mod error;
 pub mod feeds;
 pub mod invitations;
 pub mod jobs;
+pub mod meetups;
 pub mod members;
 pub mod notify;
 pub mod scheduler;
@@ -63,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         .merge(social::routes())
         .merge(venues::routes())
         .merge(invitations::routes())
+        .merge(meetups::routes())
         .merge(feeds::routes())
         .merge(notify::routes())
         .merge(scheduler::routes())

@@ -156,7 +156,7 @@ pub(crate) async fn send_in(
     // The graph locks first (smaller id first, as a block and a follow take them), so a block,
     // an unfollow or a change of setting cannot cross the checks below; then the inviter's row
     // lock, which makes the cap exact.
-    lock_pair(conn, inviter, invitee.id).await?;
+    crate::social::store::lock_graphs_of_pair(conn, inviter, invitee.id).await?;
     crate::members::store::lock_member(conn, inviter).await?;
     let relation = crate::social::store::get_relation(&mut *conn, inviter, invitee.id).await?;
     if relation.blocked_either_way() {
@@ -185,14 +185,6 @@ pub(crate) async fn send_in(
     )
     .await?;
     Ok(id)
-}
-
-/// Takes both members' graph locks, smaller id first, as blocks and follows do.
-async fn lock_pair(conn: &mut sqlx::PgConnection, one: i64, other: i64) -> sqlx::Result<()> {
-    for id in [one.min(other), one.max(other)] {
-        crate::social::store::lock_graph_of(conn, id).await?;
-    }
-    Ok(())
 }
 
 /// The member's invitations, sorted into the page's four lists.
@@ -572,7 +564,7 @@ async fn answer_met(
     let mut tx = state.pool.begin().await?;
     // The graph locks before the row, in the order a block takes them, so that no met pair is
     // recorded across a block made at the same moment.
-    lock_pair(&mut tx, parties.inviter_id, parties.invitee_id).await?;
+    crate::social::store::lock_graphs_of_pair(&mut tx, parties.inviter_id, parties.invitee_id).await?;
     let invitation = store::lock_invitation(&mut tx, id).await?.ok_or(AppError::NotFound)?;
     let side = invitation.side_of(member.id).ok_or(AppError::Forbidden("This invitation is not yours."))?;
     let (other, _, _) = invitation.other(side);

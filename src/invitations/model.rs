@@ -291,16 +291,10 @@ impl TimesForm {
             if raw.is_empty() {
                 continue;
             }
-            let Some(naive) = parse_local(raw) else {
-                errors.add(field, "Enter a date and time, such as 2026-12-01 10:30.");
-                continue;
-            };
-            let time = match zone.from_local_datetime(&naive) {
-                LocalResult::Single(t) => t.with_timezone(&Utc),
-                // The hour the clocks go back happens twice: take the first.
-                LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
-                LocalResult::None => {
-                    errors.add(field, format!("That time does not exist in {zone}: the clocks change then."));
+            let time = match read_local(raw, zone) {
+                Ok(time) => time,
+                Err(message) => {
+                    errors.add(field, message);
                     continue;
                 }
             };
@@ -319,6 +313,18 @@ impl TimesForm {
         }
         times.sort();
         times
+    }
+}
+
+/// A wall-clock time typed at a place (a `datetime-local` value) read in that place's zone: the
+/// first of an hour that happens twice; a skipped hour is refused with a message to show.
+pub fn read_local(raw: &str, zone: Tz) -> Result<DateTime<Utc>, String> {
+    let naive = parse_local(raw.trim()).ok_or("Enter a date and time, such as 2026-12-01 10:30.")?;
+    match zone.from_local_datetime(&naive) {
+        LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+        // The hour the clocks go back happens twice: take the first.
+        LocalResult::Ambiguous(first, _) => Ok(first.with_timezone(&Utc)),
+        LocalResult::None => Err(format!("That time does not exist in {zone}: the clocks change then.")),
     }
 }
 

@@ -21,7 +21,14 @@ pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
         Kind::DidYouMeet => format!("Did you meet {other} at {venue}?"),
         Kind::MetConfirmed => format!("You and {other} both say you met. That follow now has a face."),
         // Kinds about other things than an invitation are not made here; say something true.
-        Kind::VenueApproved | Kind::VenueRejected | Kind::SuggestionMade => {
+        Kind::VenueApproved
+        | Kind::VenueRejected
+        | Kind::SuggestionMade
+        | Kind::MeetupInvited
+        | Kind::MeetupPromoted
+        | Kind::MeetupChanged
+        | Kind::MeetupCancelled
+        | Kind::MeetupAnnouncement => {
             format!("News of your coffee with {other} at {venue}")
         }
     };

@@ -21,10 +21,15 @@ pub enum Kind {
     VenueApproved,
     VenueRejected,
     SuggestionMade,
+    MeetupInvited,
+    MeetupPromoted,
+    MeetupChanged,
+    MeetupCancelled,
+    MeetupAnnouncement,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 16] = [
         Kind::InvitationReceived,
         Kind::InvitationCountered,
         Kind::InvitationAccepted,
@@ -36,6 +41,11 @@ impl Kind {
         Kind::VenueApproved,
         Kind::VenueRejected,
         Kind::SuggestionMade,
+        Kind::MeetupInvited,
+        Kind::MeetupPromoted,
+        Kind::MeetupChanged,
+        Kind::MeetupCancelled,
+        Kind::MeetupAnnouncement,
     ];
 
     /// The value forms and the database use.
@@ -52,6 +62,11 @@ impl Kind {
             Kind::VenueApproved => "venue_approved",
             Kind::VenueRejected => "venue_rejected",
             Kind::SuggestionMade => "suggestion_made",
+            Kind::MeetupInvited => "meetup_invited",
+            Kind::MeetupPromoted => "meetup_promoted",
+            Kind::MeetupChanged => "meetup_changed",
+            Kind::MeetupCancelled => "meetup_cancelled",
+            Kind::MeetupAnnouncement => "meetup_announcement",
         }
     }
 
@@ -69,6 +84,11 @@ impl Kind {
             Kind::VenueApproved => "A place I proposed is approved",
             Kind::VenueRejected => "A place I proposed is not approved",
             Kind::SuggestionMade => "Cuppa suggests a coffee",
+            Kind::MeetupInvited => "An organiser I follow invites me to a meetup",
+            Kind::MeetupPromoted => "A seat frees up for me at a meetup",
+            Kind::MeetupChanged => "A meetup I am going to moves",
+            Kind::MeetupCancelled => "A meetup I am going to is cancelled",
+            Kind::MeetupAnnouncement => "An organiser posts news of a meetup I am going to",
         }
     }
 }

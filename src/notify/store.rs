@@ -44,6 +44,42 @@ pub async fn record_all(conn: &mut PgConnection, notices: &[(i64, Notice)]) -> s
     Ok(())
 }
 
+/// `record` for every active follower of `member` who takes invitations and is not in a block
+/// with them, in one statement: an organiser inviting their followers to a meetup may have
+/// thousands. Gives how many were told.
+pub async fn record_for_followers(conn: &mut PgConnection, member: i64, notice: &Notice) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"with told as (
+               select m.id, m.email
+               from follows f
+               join members m on m.id = f.follower_id
+               where f.followee_id = $1 and m.status = 'active' and m.invite_policy <> 'nobody'
+                 and not exists (select from blocks b
+                                 where (b.blocker_id = $1 and b.blocked_id = m.id)
+                                    or (b.blocker_id = m.id and b.blocked_id = $1))
+           ),
+           shown as (
+               insert into notifications (member_id, kind, text, link)
+               select id, $2, $3, $5 from told
+               returning 1
+           ),
+           mailed as (
+               insert into outbox (member_id, kind, to_address, subject, body, link)
+               select t.id, $2, t.email, $3, $4, $5
+               from told t
+               where not exists (select from email_opt_outs o where o.member_id = t.id and o.kind = $2)
+           )
+           select count(*) as "told!" from shown"#,
+        member,
+        notice.kind as Kind,
+        notice.text,
+        notice.body,
+        notice.link
+    )
+    .fetch_one(&mut *conn)
+    .await
+}
+
 /// One line of the notifications page.
 #[derive(Clone, Debug)]
 pub struct NotificationRow {

@@ -61,6 +61,15 @@ pub async fn lock_graph_of(conn: &mut PgConnection, member: i64) -> sqlx::Result
     Ok(())
 }
 
+/// Takes both members' graph locks, smaller id first, as blocks and follows do: for anything
+/// between two members that a block must not cross (an invitation, a met pair).
+pub async fn lock_graphs_of_pair(conn: &mut PgConnection, one: i64, other: i64) -> sqlx::Result<()> {
+    for id in [one.min(other), one.max(other)] {
+        lock_graph_of(conn, id).await?;
+    }
+    Ok(())
+}
+
 /// Follows `followee` unless already following or a block stands either way. Repeating it is
 /// harmless. Returns whether a follow now exists.
 pub async fn insert_follow(db: impl PgExecutor<'_>, follower: i64, followee: i64) -> sqlx::Result<bool> {
