@@ -604,6 +604,7 @@ async fn answer_met(
 struct NoShowsPage {
     layout: Layout,
     no_shows: Vec<store::NoShow>,
+    meetup_no_shows: Vec<crate::meetups::store::MeetupNoShow>,
 }
 
 async fn list_no_shows(
@@ -612,5 +613,6 @@ async fn list_no_shows(
     layout: Layout,
 ) -> AppResult<NoShowsPage> {
     let no_shows = store::list_no_shows(&state.pool).await?;
-    Ok(NoShowsPage { layout, no_shows })
+    let meetup_no_shows = crate::meetups::store::list_no_shows(&state.pool, None).await?;
+    Ok(NoShowsPage { layout, no_shows, meetup_no_shows })
 }

@@ -17,6 +17,8 @@ use crate::AppState;
 use crate::auth::{CurrentMember, MaybeMember};
 use crate::error::{AppError, AppResult};
 use crate::invitations::model::Invitation;
+use crate::meetups::model::{Meetup, RsvpStatus};
+use crate::meetups::store::{MeetupNoShow, Rsvp};
 use crate::social;
 use crate::social::store::{ClaimForMe, NeverMet, PendingClaim, Relation};
 use crate::web::{FieldErrors, Flash, Layout};
@@ -60,6 +62,10 @@ struct WelcomePage {
     /// Suggested coffees still waiting for the member's answer, and the zone to show them in.
     suggestions: Vec<crate::scheduler::store::Suggestion>,
     zone: chrono_tz::Tz,
+    /// Meetups still to come that the member is going to or waiting for, with their RSVPs.
+    meetups: Vec<(Meetup, Rsvp)>,
+    /// Meetups the member said they would come to and was not checked in at.
+    missed_meetups: Vec<MeetupNoShow>,
 }
 
 /// "a", "a and b", "a, b and c".
@@ -78,6 +84,14 @@ const NEVER_MET_SHOWN: i64 = 12;
 pub const NEVER_MET_POOL: i64 = 300;
 
 impl WelcomePage {
+    /// Where the member stands for a meetup on the "your meetups" card.
+    fn meetup_place(&self, rsvp: &Rsvp) -> String {
+        match rsvp.status {
+            RsvpStatus::Going => "Going".to_owned(),
+            _ => format!("{} on the waitlist", crate::meetups::model::ordinal(rsvp.position)),
+        }
+    }
+
     fn suggested_when(&self, s: &crate::scheduler::store::Suggestion) -> String {
         crate::invitations::model::local_label(s.starts_at, self.zone)
     }
@@ -146,6 +160,8 @@ async fn show_home(
     )
     .await?;
     suggestions.retain(|s| s.state == crate::scheduler::store::SuggestionState::Open);
+    let meetups = meetups_of(&state, member.id).await?;
+    let missed_meetups = crate::meetups::store::list_no_shows(&state.pool, Some(member.id)).await?;
     let page = WelcomePage {
         me: member.id,
         layout,
@@ -159,8 +175,24 @@ async fn show_home(
         coffees,
         suggestions,
         zone: member.time_zone.parse().unwrap_or(chrono_tz::UTC),
+        meetups,
+        missed_meetups,
     };
     Ok(page.into_response())
+}
+
+/// The member's meetups to come, each with the member's RSVP.
+async fn meetups_of(state: &AppState, member: i64) -> AppResult<Vec<(Meetup, Rsvp)>> {
+    let meetups = crate::meetups::store::list_member_meetups(&state.pool, member).await?;
+    let ids: Vec<i64> = meetups.iter().map(|m| m.id).collect();
+    let rsvps = crate::meetups::store::list_rsvps_of(&state.pool, member, &ids).await?;
+    Ok(meetups
+        .into_iter()
+        .filter_map(|meetup| {
+            let rsvp = rsvps.iter().find(|r| r.meetup_id == meetup.id && r.status != RsvpStatus::Cancelled)?.clone();
+            Some((meetup, rsvp))
+        })
+        .collect())
 }
 
 #[derive(Template, WebTemplate)]
@@ -175,6 +207,8 @@ struct ProfilePage {
     followers: i64,
     following: i64,
     addresses: Vec<String>,
+    /// Upcoming meetups this member organises that the viewer may see.
+    meetups: Vec<Meetup>,
 }
 
 impl ProfilePage {
@@ -208,7 +242,8 @@ async fn show_profile(
         social::store::find_pending_claim_between(&state.pool, viewer.id, profile.id).await?
     };
     let addresses = social::store::list_addresses(&state.pool, profile.id).await?;
-    Ok(ProfilePage { layout, profile, is_self, relation, claim, followers, following, addresses })
+    let meetups = crate::meetups::store::list_organised_for(&state.pool, profile.id, viewer.id).await?;
+    Ok(ProfilePage { layout, profile, is_self, relation, claim, followers, following, addresses, meetups })
 }
 
 #[derive(Template, WebTemplate)]
