@@ -1,17 +1,18 @@
 //! A deterministic synthetic community for demos, benchmarks and load tests: the same
-//! `--members` and `--seed` always give the same members, profiles, availability, follows
-//! and blocks.
+//! `--members` and `--seed` always give the same members, profiles, availability, follows,
+//! blocks, organisers and their meetups with RSVPs (meetup times are relative to today).
 //!
 //! Every member's password is [`DEMO_PASSWORD`]. It is hashed once and the hash shared: a
 //! hundred thousand Argon2 hashes would take over an hour, and these accounts are not real.
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
 use sqlx::PgPool;
+use std::collections::{HashMap, HashSet};
 
 use crate::auth::password;
 use crate::social::store::MetHow;
@@ -261,6 +262,8 @@ pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) 
     .await
     .context("inserting met pairs")?;
     insert_demo_invitations(pool, ids[0]).await.context("inserting the demo member's invitations")?;
+    progress.set_message("meetups");
+    insert_meetups(pool, &ids, &city_of, &graph, &mut rng).await.context("inserting meetups")?;
     // Fresh statistics and visibility maps, so that the first queries and benchmarks see the
     // plans (index-only scans included) a settled database would give.
     progress.set_message("vacuum");
@@ -342,6 +345,414 @@ async fn insert_demo_invitations(pool: &PgPool, demo: i64) -> anyhow::Result<()>
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// About one organiser per this many members, and one upcoming meetup per this many.
+const MEMBERS_PER_ORGANISER: usize = 500;
+const MEMBERS_PER_MEETUP: usize = 50;
+
+/// An approved venue, as meetups are placed at them.
+struct SeedVenue {
+    id: i64,
+    name: String,
+    zone: chrono_tz::Tz,
+}
+
+/// One meetup as planned, before insertion. People are member indexes.
+struct MeetupPlan {
+    organiser: usize,
+    venue_id: i64,
+    title: String,
+    description: String,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    capacity: usize,
+    followers_only: bool,
+    /// An RSVP deadline a day before the start.
+    deadline: bool,
+    created_at: DateTime<Utc>,
+}
+
+/// One RSVP as planned, in arrival order: `meetup` indexes the plans.
+struct RsvpPlan {
+    meetup: usize,
+    member: usize,
+    going: bool,
+    checked_in_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+/// Everything the meetups step writes: who organises, their meetups and the RSVPs.
+struct MeetupsPlan {
+    organisers: Vec<usize>,
+    meetups: Vec<MeetupPlan>,
+    rsvps: Vec<RsvpPlan>,
+}
+
+/// Organisers and their meetups at the approved venues of their city: about one upcoming
+/// meetup per fifty members and a third as many past ones, with RSVPs from the organiser's
+/// city (a waitlist where more came than there are seats) and check-ins at the past ones.
+/// The demo member organises one, is going to one and waits on the waitlist of another.
+/// Which rows are drawn depends only on the rng; the times are relative to today, as the
+/// demo member's invitations are.
+async fn insert_meetups(
+    pool: &PgPool,
+    ids: &[i64],
+    city_of: &[usize],
+    graph: &Graph,
+    rng: &mut Xoshiro256PlusPlus,
+) -> anyhow::Result<()> {
+    let venues = sqlx::query!("select id, name, city, time_zone from venues where status = 'approved' order by id")
+        .fetch_all(pool)
+        .await?;
+    let mut venues_by_city: Vec<Vec<SeedVenue>> = (0..CITIES.len()).map(|_| Vec::new()).collect();
+    for venue in venues {
+        let city = CITIES.iter().position(|(name, _)| name.to_lowercase() == venue.city.to_lowercase());
+        let Some(city) = city else { continue };
+        let zone = venue.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        venues_by_city[city].push(SeedVenue { id: venue.id, name: venue.name, zone });
+    }
+    let plan = plan_meetups(city_of, graph, &venues_by_city, Utc::now(), rng);
+
+    let mut tx = pool.begin().await?;
+    let organiser_ids: Vec<i64> = plan.organisers.iter().map(|&m| ids[m]).collect();
+    sqlx::query!("update members set role = 'organiser' where id = any($1) and role = 'member'", &organiser_ids)
+        .execute(&mut *tx)
+        .await?;
+    let mut meetup_ids = Vec::with_capacity(plan.meetups.len());
+    for chunk in plan.meetups.chunks(BATCH) {
+        let column = |f: fn(&MeetupPlan) -> String| chunk.iter().map(f).collect::<Vec<String>>();
+        let time = |f: fn(&MeetupPlan) -> DateTime<Utc>| chunk.iter().map(f).collect::<Vec<_>>();
+        // Identity values are drawn as the rows are inserted, here in the arrays' order, so
+        // the returned ids sorted are the plans' ids in order (`returning` has no order).
+        let mut batch_ids = sqlx::query_scalar!(
+            "insert into meetups (organiser_id, venue_id, title, description, starts_at, ends_at, capacity,
+                                  visibility, rsvp_deadline, created_at, updated_at)
+             select o, v, t, d, s, e, c, vis::meetup_visibility, case when dl then s - interval '1 day' end, cr, cr
+             from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                         $7::int[], $8::text[], $9::bool[], $10::timestamptz[])
+                  with ordinality as m(o, v, t, d, s, e, c, vis, dl, cr, n)
+             order by n
+             returning id",
+            &chunk.iter().map(|m| ids[m.organiser]).collect::<Vec<_>>(),
+            &chunk.iter().map(|m| m.venue_id).collect::<Vec<_>>(),
+            &column(|m| m.title.clone()),
+            &column(|m| m.description.clone()),
+            &time(|m| m.starts_at),
+            &time(|m| m.ends_at),
+            &chunk.iter().map(|m| m.capacity as i32).collect::<Vec<_>>(),
+            &column(|m| if m.followers_only { "followers" } else { "public" }.to_owned()),
+            &chunk.iter().map(|m| m.deadline).collect::<Vec<_>>(),
+            &time(|m| m.created_at),
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        batch_ids.sort_unstable();
+        meetup_ids.extend(batch_ids);
+    }
+    // Arrival numbers are the plan's order, set explicitly rather than left to the column's
+    // default so the waitlist order cannot depend on how the insert walks the arrays; the
+    // sequence then continues after them for the RSVPs members make.
+    for (batch, chunk) in plan.rsvps.chunks(GRAPH_BATCH).enumerate() {
+        let first = (batch * GRAPH_BATCH) as i64 + 1;
+        let checked_in: Vec<bool> = chunk.iter().map(|r| r.checked_in_at.is_some()).collect();
+        let checked_in_at: Vec<DateTime<Utc>> = chunk.iter().map(|r| r.checked_in_at.unwrap_or(r.created_at)).collect();
+        sqlx::query!(
+            "insert into rsvps (meetup_id, member_id, status, arrival, checked_in_at, created_at, updated_at)
+             select m, p, s::rsvp_status, a, case when c then t end, cr, case when c then t else cr end
+             from unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bool[], $6::timestamptz[],
+                         $7::timestamptz[]) as r(m, p, s, a, c, t, cr)",
+            &chunk.iter().map(|r| meetup_ids[r.meetup]).collect::<Vec<_>>(),
+            &chunk.iter().map(|r| ids[r.member]).collect::<Vec<_>>(),
+            &chunk.iter().map(|r| if r.going { "going" } else { "waitlisted" }.to_owned()).collect::<Vec<_>>(),
+            &(first..first + chunk.len() as i64).collect::<Vec<_>>(),
+            &checked_in,
+            &checked_in_at,
+            &chunk.iter().map(|r| r.created_at).collect::<Vec<_>>(),
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !plan.rsvps.is_empty() {
+        sqlx::query!("select setval('rsvps_arrival', $1)", plan.rsvps.len() as i64).fetch_one(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The meetups step without the database: see [`insert_meetups`].
+fn plan_meetups(
+    city_of: &[usize],
+    graph: &Graph,
+    venues_by_city: &[Vec<SeedVenue>],
+    now: DateTime<Utc>,
+    rng: &mut Xoshiro256PlusPlus,
+) -> MeetupsPlan {
+    let n = city_of.len();
+    let mut plan = MeetupsPlan { organisers: Vec::new(), meetups: Vec::new(), rsvps: Vec::new() };
+    if n == 0 {
+        return plan;
+    }
+    let demo = 0;
+    let mut by_city: Vec<Vec<usize>> = vec![Vec::new(); CITIES.len()];
+    for (member, &city) in city_of.iter().enumerate() {
+        by_city[city].push(member);
+    }
+    let everyone: Vec<usize> = (0..n).collect();
+    let blocked: HashSet<(usize, usize)> = graph.blocks.iter().flat_map(|&(a, b)| [(a, b), (b, a)]).collect();
+    let is_blocked = |a: usize, b: usize| blocked.contains(&(a, b));
+
+    // The admin stays an admin and the demo member is added below, so organisers are drawn
+    // from the rest: in each city about in proportion to its members (largest remainders).
+    let mut organisers = Vec::new();
+    let eligible = n.saturating_sub(2);
+    if eligible > 0 {
+        let wanted = (n / MEMBERS_PER_ORGANISER).clamp(1, eligible);
+        let candidates: Vec<Vec<usize>> =
+            by_city.iter().map(|members| members.iter().copied().filter(|&m| m >= 2).collect()).collect();
+        let exact: Vec<f64> = candidates.iter().map(|c| (wanted * c.len()) as f64 / eligible as f64).collect();
+        let mut quota: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+        let mut by_remainder: Vec<usize> = (0..CITIES.len()).collect();
+        by_remainder.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
+        let short = wanted - quota.iter().sum::<usize>();
+        for &city in by_remainder.iter().take(short) {
+            quota[city] += 1;
+        }
+        for (city, members) in candidates.iter().enumerate() {
+            organisers.extend(members.sample(rng, quota[city]).copied());
+        }
+        organisers.sort_unstable();
+    }
+
+    // The demo member's hosts: organisers in their city who are not blocked with them, or,
+    // in a community too small to have one, a member there made an organiser for the purpose.
+    // Only when their city has nobody else does someone from another city host: an organiser
+    // already, if there is one.
+    let demo_city = city_of[demo];
+    let demo_venues = &venues_by_city[demo_city];
+    let mut hosts: Vec<usize> =
+        organisers.iter().copied().filter(|&m| city_of[m] == demo_city && !is_blocked(m, demo)).take(2).collect();
+    if hosts.is_empty() && !demo_venues.is_empty() {
+        let unblocked = |pool: &[usize]| -> Vec<usize> {
+            pool.iter().copied().filter(|&m| m >= 2 && !is_blocked(m, demo)).collect()
+        };
+        let mut pool = unblocked(&by_city[demo_city]);
+        if pool.is_empty() {
+            pool = unblocked(&organisers);
+        }
+        if pool.is_empty() {
+            pool = unblocked(&everyone);
+        }
+        if let Some(&host) = pool.choose(rng) {
+            hosts.push(host);
+            if !organisers.contains(&host) {
+                organisers.push(host);
+                organisers.sort_unstable();
+            }
+        }
+    }
+    let general: Vec<usize> = organisers.clone();
+    organisers.insert(0, demo);
+
+    // Each organiser's followers in their own city: the first to hear of their meetups.
+    let organiser_set: HashSet<usize> = organisers.iter().copied().collect();
+    let mut fans: HashMap<usize, Vec<usize>> = organisers.iter().map(|&m| (m, Vec::new())).collect();
+    for &(follower, followee) in &graph.follows {
+        if organiser_set.contains(&followee) && city_of[follower] == city_of[followee] {
+            fans.get_mut(&followee).expect("an organiser").push(follower);
+        }
+    }
+
+    // The demo member's three, on fixed days at the venues of their city: one they are going
+    // to, one they wait for (four seats taken before them, perhaps one more behind) and their
+    // own. Days ahead and minute of the day of each, in that order:
+    let slots: [(i64, u32); 3] = [(5, 10 * 60), (8, 14 * 60 + 30), (11, 9 * 60 + 30)];
+    if let Some(first) = demo_venues.first() {
+        let today = now.with_timezone(&first.zone).date_naive();
+        let special = |organiser: usize, slot: usize, capacity: usize, title: &str, text: &str| {
+            let venue = &demo_venues[slot % demo_venues.len()];
+            let (days, minute) = slots[slot];
+            let starts_at = local_time(venue.zone, today + Duration::days(days), minute);
+            MeetupPlan {
+                organiser,
+                venue_id: venue.id,
+                title: format!("{title} {}", venue.name),
+                description: text.to_owned(),
+                starts_at,
+                ends_at: starts_at + Duration::hours(2),
+                capacity,
+                followers_only: false,
+                deadline: false,
+                created_at: now.min(starts_at - Duration::days(10)),
+            }
+        };
+        // People in the demo member's city for `organiser`'s meetup; anyone, in a community
+        // too small to have enough there.
+        let near = |organiser: usize, wanted: usize, rng: &mut Xoshiro256PlusPlus| {
+            let allowed = |m: usize| m != demo && m != organiser && !is_blocked(m, organiser) && !is_blocked(m, demo);
+            let mut people = draw_attendees(&fans[&organiser], &by_city[demo_city], wanted, false, &allowed, rng);
+            if people.len() < wanted {
+                let missing = wanted - people.len();
+                let more = draw_attendees(&[], &everyone, missing, false, &|m| allowed(m) && !people.contains(&m), rng);
+                people.extend(more);
+            }
+            people
+        };
+        let mut meetups = Vec::new();
+        if let (Some(&host), Some(&other_host)) = (hosts.first(), hosts.last()) {
+            let mut going = near(host, rng.random_range(3..=6), rng);
+            going.insert(going.len().min(1), demo);
+            let text = "Bring a book, a question or just yourself. We take the big table by the window.";
+            meetups.push((special(host, 0, 12, "Coffee morning at", text), going));
+            let others = near(other_host, 5, rng);
+            if !others.is_empty() {
+                let seats = others.len().min(4);
+                let mut queue = others[..seats].to_vec();
+                queue.push(demo);
+                queue.extend(&others[seats..]);
+                let text = "A small table on purpose: four of us, one conversation.\nTea drinkers very welcome.";
+                meetups.push((special(other_host, 1, seats, "Four seats at", text), queue));
+            }
+        }
+        let own = near(demo, rng.random_range(3..=5), rng);
+        let text = "First time at a Cuppa meetup? So is everyone, once.\nMore: https://example.org/cuppa/open-table";
+        meetups.push((special(demo, 2, 8, "Open table at", text), own));
+        for (meetup, people) in meetups {
+            push_meetup(&mut plan, meetup, people, now, rng);
+        }
+    }
+
+    // Everyone else's, at a venue in the organiser's city.
+    let upcoming = if n >= 5 { (n / MEMBERS_PER_MEETUP).max(3) } else { n / MEMBERS_PER_MEETUP };
+    let past = (upcoming + 1) / 3;
+    for k in 0..upcoming + past {
+        let Some(&organiser) = general.choose(rng) else { break };
+        let Some(venue) = venues_by_city[city_of[organiser]].choose(rng) else { continue };
+        let days = if k < upcoming { rng.random_range(1..=30) } else { -rng.random_range(2..=60) };
+        let date = now.with_timezone(&venue.zone).date_naive() + Duration::days(days);
+        // A whole or half hour from 08:00 to 19:00, for one to three hours.
+        let starts_at = local_time(venue.zone, date, rng.random_range(16..=38) * 30);
+        let (title, description) = meetup_text(&venue.name, CITIES[city_of[organiser]].0, date, rng);
+        let capacity = rng.random_range(4..=40);
+        let followers_only = rng.random_bool(0.2);
+        let meetup = MeetupPlan {
+            organiser,
+            venue_id: venue.id,
+            title,
+            description,
+            starts_at,
+            ends_at: starts_at + Duration::hours(rng.random_range(1..=3)),
+            capacity,
+            followers_only,
+            // Not when the deadline would already have passed, closing an upcoming meetup.
+            deadline: rng.random_bool(0.25) && !(1..3).contains(&days),
+            created_at: now.min(starts_at - Duration::days(rng.random_range(7..=21))),
+        };
+        // Up to 1.4 times the seats, so some meetups are full with a waitlist. Never the
+        // demo member, whose meetups are the three above.
+        let wanted = rng.random_range(0..=capacity * 7 / 5);
+        let allowed = |m: usize| m != demo && m != organiser && !is_blocked(m, organiser);
+        let pool = &by_city[city_of[organiser]];
+        let people = draw_attendees(&fans[&organiser], pool, wanted, followers_only, &allowed, rng);
+        push_meetup(&mut plan, meetup, people, now, rng);
+    }
+    plan.organisers = organisers;
+    plan
+}
+
+/// Adds a meetup and its RSVPs in arrival order: the first `capacity` going, the rest
+/// waitlisted. Four in five of those going to a past meetup were checked in; the rest did
+/// not come.
+fn push_meetup(
+    plan: &mut MeetupsPlan,
+    meetup: MeetupPlan,
+    people: Vec<usize>,
+    now: DateTime<Utc>,
+    rng: &mut Xoshiro256PlusPlus,
+) {
+    let index = plan.meetups.len();
+    let past = meetup.starts_at < now;
+    for (arrival, member) in people.into_iter().enumerate() {
+        let going = arrival < meetup.capacity;
+        let checked_in = going && past && rng.random_bool(0.8);
+        plan.rsvps.push(RsvpPlan {
+            meetup: index,
+            member,
+            going,
+            checked_in_at: checked_in.then(|| meetup.starts_at + Duration::minutes(rng.random_range(0..=15))),
+            created_at: now.min(meetup.created_at + Duration::hours(arrival as i64 + 1)),
+        });
+    }
+    plan.meetups.push(meetup);
+}
+
+/// Up to `wanted` people, in a random order of arrival: `fans` (the organiser's followers)
+/// first, then, unless the meetup is for followers only, others from `pool`. Only those
+/// `allowed`.
+fn draw_attendees(
+    fans: &[usize],
+    pool: &[usize],
+    wanted: usize,
+    followers_only: bool,
+    allowed: &dyn Fn(usize) -> bool,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Vec<usize> {
+    let mut people: Vec<usize> = fans.iter().copied().filter(|&m| allowed(m)).collect();
+    people.shuffle(rng);
+    people.truncate(wanted);
+    if !followers_only && people.len() < wanted {
+        // A sample with room for those it must skip, rather than shuffling a whole city of
+        // tens of thousands for each meetup.
+        let room = (wanted + 32).min(pool.len());
+        let drawn: Vec<usize> = pool.sample(rng, room).copied().collect();
+        for m in drawn {
+            if people.len() == wanted {
+                break;
+            }
+            if allowed(m) && !people.contains(&m) {
+                people.push(m);
+            }
+        }
+    }
+    people.shuffle(rng);
+    people
+}
+
+/// The instant of `minute` past midnight on `date` at a place in `zone`; in a DST gap, the
+/// wall-clock time read as UTC, as the demo member's invitations do.
+fn local_time(zone: chrono_tz::Tz, date: NaiveDate, minute: u32) -> DateTime<Utc> {
+    let local = date.and_hms_opt(minute / 60, minute % 60, 0).expect("a time of day");
+    local.and_local_timezone(zone).earliest().map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc))
+}
+
+/// A title and a description of a sentence or two: some on two lines, some with a link.
+fn meetup_text(venue: &str, city: &str, date: NaiveDate, rng: &mut Xoshiro256PlusPlus) -> (String, String) {
+    let topic = *INTERESTS.choose(rng).expect("interests");
+    let mut capital = topic.chars();
+    let topic_title: String = capital.next().map(|c| c.to_uppercase().chain(capital).collect()).unwrap_or_default();
+    let title = match rng.random_range(0..6) {
+        0 => format!("Coffee morning at {venue}"),
+        1 => format!("{topic_title} over coffee"),
+        2 => format!("Newcomers' coffee in {city}"),
+        3 => format!("{} coffee at {venue}", date.format("%A")),
+        4 => format!("Talking {topic}: a cuppa and a chat"),
+        _ => format!("{city} {topic} circle"),
+    };
+    let mut description = match rng.random_range(0..4) {
+        0 => format!("An hour of coffee and talk about {topic}, whatever you know about it."),
+        1 => "Bring a book, a question or just yourself.".to_owned(),
+        2 => format!("We take the big table at the back of {venue}."),
+        _ => "First time? Say hello at the door and we will introduce you.".to_owned(),
+    };
+    if rng.random_bool(0.5) {
+        let second = ["Tea drinkers very welcome.", "Cake is optional but encouraged.", "Some of us stay on after."];
+        description.push(if rng.random_bool(0.3) { '\n' } else { ' ' });
+        description.push_str(second.choose(rng).expect("sentences"));
+    }
+    if rng.random_bool(0.25) {
+        description.push_str(&format!("\nMore about us: https://example.org/cuppa/{}", topic.replace(' ', "-")));
+    }
+    (title, description)
 }
 
 /// A few approved venues in every city, with distinct names within a city.
