@@ -1,28 +1,42 @@
-//! Calendars: an `.ics` file for one agreed coffee, and each member's private feed of every
-//! upcoming coffee at `/calendar/{token}.ics`. The token is the only key to the feed (calendar
-//! apps cannot log in), so it is long, random, and can be reset from the settings.
+//! Calendars and feeds: an `.ics` file for one agreed coffee or one meetup, each member's
+//! private feed of every upcoming coffee and every meetup they are going to at
+//! `/calendar/{token}.ics`, and the Atom feed of upcoming public meetups at `/meetups.atom`.
+//! The token is the only key to the private feed (calendar apps cannot log in), so it is long,
+//! random, and can be reset from the settings; feed requests read no session and write none.
+//!
+//! Coffees are written in UTC; meetups in their venue's time zone (`TZID=Europe/London`), as
+//! the meetups issue asks, since calendar apps resolve IANA zone names (see `ics`).
 
+pub mod atom;
 pub mod ics;
 pub mod store;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::auth::CurrentMember;
+use crate::auth::{CurrentMember, MaybeMember};
 use crate::error::{AppError, AppResult};
 use crate::invitations::model::State as InvitationState;
+use crate::meetups::model::{Meetup, RsvpStatus};
+use crate::web::forms::encode_query_value;
 use crate::web::{Flash, Layout};
+
+/// Entries in the Atom feed: the soonest meetups.
+const ATOM_ENTRIES: i64 = 50;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/invitations/{id}/calendar.ics", get(download_coffee))
+        .route("/meetups/{id}/calendar.ics", get(download_meetup))
+        .route("/meetups.atom", get(meetups_atom))
         .route("/calendar/{file}", get(calendar_feed))
         .route("/settings/calendar", get(calendar_settings))
         .route("/settings/calendar/reset", post(reset_calendar))
@@ -52,11 +66,40 @@ async fn download_coffee(
     }
     let (_, _, other_handle) = invitation.other(side);
     let filename = format!("coffee-with-{other_handle}.ics");
-    let body = ics::calendar("Cuppa", std::slice::from_ref(&invitation), member.id);
+    let body = ics::calendar("Cuppa", ics::coffee_events(std::slice::from_ref(&invitation), member.id));
     Ok(ics_response(body, &filename))
 }
 
-/// The private feed: every upcoming coffee of the member the token belongs to.
+/// One meetup, for anyone who may see its page (anonymous visitors: public meetups); a
+/// cancelled one downloads as a cancelled event.
+async fn download_meetup(
+    State(state): State<AppState>,
+    MaybeMember(member): MaybeMember,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let mut conn = state.pool.acquire().await?;
+    let (meetup, _) = crate::meetups::load_visible(&mut conn, member.as_ref(), id).await?;
+    drop(conn);
+    let body = ics::calendar("Cuppa", [ics::meetup_event(&meetup, &state.public_url)]);
+    Ok(ics_response(body, &format!("meetup-{id}.ics")))
+}
+
+/// The meetups still to come that `member` has a seat at (not those they only wait for).
+async fn going_meetups(state: &AppState, member: i64) -> AppResult<Vec<Meetup>> {
+    let mut meetups = crate::meetups::store::list_member_meetups(&state.pool, member).await?;
+    let ids: Vec<i64> = meetups.iter().map(|m| m.id).collect();
+    let going: Vec<i64> = crate::meetups::store::list_rsvps_of(&state.pool, member, &ids)
+        .await?
+        .into_iter()
+        .filter(|r| r.status == RsvpStatus::Going)
+        .map(|r| r.meetup_id)
+        .collect();
+    meetups.retain(|m| going.contains(&m.id));
+    Ok(meetups)
+}
+
+/// The private feed: every upcoming coffee of the member the token belongs to, and every
+/// meetup they are going to.
 async fn calendar_feed(State(state): State<AppState>, Path(file): Path<String>) -> AppResult<Response> {
     let token = file.strip_suffix(".ics").ok_or(AppError::NotFound)?;
     if token.is_empty() || !token.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -64,8 +107,49 @@ async fn calendar_feed(State(state): State<AppState>, Path(file): Path<String>) 
     }
     let (member, name) = store::find_member_by_token(&state.pool, token).await?.ok_or(AppError::NotFound)?;
     let coffees = crate::invitations::store::list_upcoming_coffees(&state.pool, member).await?;
-    let body = ics::calendar(&format!("Cuppa: {name}'s coffees"), &coffees, member);
+    let meetups = going_meetups(&state, member).await?;
+    let events = ics::coffee_events(&coffees, member)
+        .chain(meetups.iter().map(|meetup| ics::meetup_event(meetup, &state.public_url)));
+    let body = ics::calendar(&format!("Cuppa: {name}'s coffees and meetups"), events);
     Ok(ics_response(body, "cuppa.ics"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AtomQuery {
+    /// A city (any case); absent or empty for every city.
+    city: Option<String>,
+}
+
+/// Upcoming public meetups, soonest first, as an Atom feed; `?city=` keeps one city's. Each
+/// city's feed has an id of its own (the city lower-cased, so `Leeds` and `leeds` are one feed).
+async fn meetups_atom(State(state): State<AppState>, Query(query): Query<AtomQuery>) -> AppResult<Response> {
+    let city = query.city.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    // No viewer: public meetups of active organisers only.
+    let meetups = crate::meetups::store::list_upcoming(&state.pool, None, city, false, None, ATOM_ENTRIES).await?;
+    let base = state.public_url.trim_end_matches('/');
+    let (title, id, self_url, page_url) = match city {
+        Some(city) => (
+            format!("Cuppa meetups in {city}"),
+            format!("{base}/meetups.atom?city={}", encode_query_value(&city.to_lowercase())),
+            format!("{base}/meetups.atom?city={}", encode_query_value(city)),
+            format!("{base}/meetups?city={}", encode_query_value(city)),
+        ),
+        None => (
+            "Cuppa meetups".to_owned(),
+            format!("{base}/meetups.atom"),
+            format!("{base}/meetups.atom"),
+            // An empty city: every city, as the feed, whoever follows the link.
+            format!("{base}/meetups?city="),
+        ),
+    };
+    let body = atom::feed(&title, &id, &self_url, &page_url, base, &meetups)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing the Atom feed: {e}")))?;
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/atom+xml; charset=utf-8"));
+    // The same for everyone (no session is read), so shared caches may keep it a little while.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    Ok(response)
 }
 
 #[derive(Template, WebTemplate)]

@@ -27,9 +27,7 @@ use crate::notify::model::{Kind, Notice};
 use crate::social::store::MetHow;
 use crate::venues::model::{Venue, VenueStatus};
 use crate::web::{FieldErrors, Flash, Layout};
-use model::{
-    ANNOUNCEMENT_FIELD, Meetup, MeetupForm, Part, Repeat, RsvpStatus, Visibility, notice, ordinal,
-};
+use model::{ANNOUNCEMENT_FIELD, Meetup, MeetupForm, Part, Repeat, RsvpStatus, Visibility, notice, ordinal};
 use store::Attendee;
 
 /// Meetups per page of `/meetups`.
@@ -95,7 +93,7 @@ struct ListQuery {
     city: Option<String>,
     /// "on": only meetups organised by people the viewer follows.
     followed: Option<String>,
-    /// The keyset of the previous page's last meetup: `<unix seconds>_<id>`.
+    /// The keyset of the previous page's last meetup: `<unix microseconds>_<id>`.
     after: Option<String>,
 }
 
@@ -124,15 +122,17 @@ impl MeetupsPage {
             query.push("followed=on".to_owned());
         }
         if let Some(last) = after {
-            query.push(format!("after={}_{}", last.starts_at.timestamp(), last.id));
+            // To the microsecond, as stored: a start cut to the second would sort before the
+            // stored one and bring this meetup (and any sharing its second) back on the next page.
+            query.push(format!("after={}_{}", last.starts_at.timestamp_micros(), last.id));
         }
         format!("/meetups?{}", query.join("&"))
     }
 }
 
 fn parse_after(raw: &str) -> Option<(DateTime<Utc>, i64)> {
-    let (secs, id) = raw.split_once('_')?;
-    Some((DateTime::from_timestamp(secs.parse().ok()?, 0)?, id.parse().ok()?))
+    let (micros, id) = raw.split_once('_')?;
+    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
 }
 
 async fn list_meetups(
@@ -143,18 +143,19 @@ async fn list_meetups(
 ) -> AppResult<MeetupsPage> {
     let city = match (query.city, &member) {
         (Some(city), _) => city.trim().to_owned(),
-        (None, Some(member)) => crate::members::store::get_profile(&state.pool, member.id).await?.city,
+        (None, Some(member)) => member.city.clone(),
         (None, None) => String::new(),
     };
     let followed = member.is_some() && query.followed.as_deref() == Some("on");
     let after = match query.after.as_deref().filter(|raw| !raw.is_empty()) {
-        Some(raw) => Some(parse_after(raw).ok_or_else(|| AppError::BadRequest("That page link is broken.".to_owned()))?),
+        Some(raw) => {
+            Some(parse_after(raw).ok_or_else(|| AppError::BadRequest("That page link is broken.".to_owned()))?)
+        }
         None => None,
     };
     let viewer = member.as_ref().map(|m| m.id);
     let city_filter = Some(city.as_str()).filter(|c| !c.is_empty());
-    let mut meetups =
-        store::list_upcoming(&state.pool, viewer, city_filter, followed, after, PAGE_SIZE + 1).await?;
+    let mut meetups = store::list_upcoming(&state.pool, viewer, city_filter, followed, after, PAGE_SIZE + 1).await?;
     let more = meetups.len() as i64 > PAGE_SIZE;
     meetups.truncate(PAGE_SIZE as usize);
     let mut page = MeetupsPage {
@@ -220,11 +221,7 @@ async fn new_meetup_form(
 }
 
 /// The checked form with its venue, or the page to show again with 422.
-fn check_form(
-    venues: &[Venue],
-    form: &MeetupForm,
-    editing: bool,
-) -> Result<(model::MeetupDraft, i64), FieldErrors> {
+fn check_form(venues: &[Venue], form: &MeetupForm, editing: bool) -> Result<(model::MeetupDraft, i64), FieldErrors> {
     let mut errors = FieldErrors::default();
     let venue = form.venue_id.trim().parse::<i64>().ok().and_then(|id| venues.iter().find(|v| v.id == id));
     let zone = venue.map(|v| v.time_zone.parse().unwrap_or(Tz::UTC));
@@ -339,7 +336,8 @@ async fn update_meetup(
     let after = store::find_meetup(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
     let moved = before.starts_at != after.starts_at || before.ends_at != after.ends_at || before.venue_id != venue;
     if moved {
-        let what = format!("It was {} at {}; it is now {} at {}.", before.when(), before.place(), after.when(), after.place());
+        let what =
+            format!("It was {} at {}; it is now {} at {}.", before.when(), before.place(), after.when(), after.place());
         let people = store::list_rsvp_members(&mut tx, id, &[RsvpStatus::Going, RsvpStatus::Waitlisted]).await?;
         tell(&mut tx, &people, &notice(Kind::MeetupChanged, &after, &what)).await?;
     }
@@ -372,7 +370,8 @@ async fn seat_waitlist(conn: &mut sqlx::PgConnection, id: i64) -> AppResult<usiz
         return Ok(0);
     }
     let seated = store::promote_waitlisted(conn, id, meetup.seats_left()).await?;
-    tell(conn, &seated, &notice(Kind::MeetupPromoted, &meetup, "A seat freed up and it is yours: you are going.")).await?;
+    tell(conn, &seated, &notice(Kind::MeetupPromoted, &meetup, "A seat freed up and it is yours: you are going."))
+        .await?;
     Ok(seated.len())
 }
 
@@ -495,7 +494,10 @@ impl MeetupPage {
     }
 
     fn deadline_label(&self) -> String {
-        self.meetup.rsvp_deadline.map(|d| crate::invitations::model::local_label(d, self.meetup.zone())).unwrap_or_default()
+        self.meetup
+            .rsvp_deadline
+            .map(|d| crate::invitations::model::local_label(d, self.meetup.zone()))
+            .unwrap_or_default()
     }
 
     fn announcement_limit(&self) -> usize {
@@ -503,12 +505,7 @@ impl MeetupPage {
     }
 }
 
-async fn meetup_page(
-    state: &AppState,
-    member: Option<&Member>,
-    id: i64,
-    layout: Layout,
-) -> AppResult<MeetupPage> {
+async fn meetup_page(state: &AppState, member: Option<&Member>, id: i64, layout: Layout) -> AppResult<MeetupPage> {
     let mut conn = state.pool.acquire().await?;
     let (meetup, viewer) = load_visible(&mut conn, member, id).await?;
     let attendees = match member {
@@ -681,7 +678,8 @@ async fn check_in(
     Path(id): Path<i64>,
     Form(form): Form<CheckInForm>,
 ) -> AppResult<Redirect> {
-    let attendee = form.member.trim().parse::<i64>().map_err(|_| AppError::BadRequest("Choose who to check in.".into()))?;
+    let attendee =
+        form.member.trim().parse::<i64>().map_err(|_| AppError::BadRequest("Choose who to check in.".into()))?;
     let meetup = load_for_manager(&state, &member, id).await?;
     if !meetup.check_in_open(Utc::now()) {
         return Err(AppError::Conflict(

@@ -340,24 +340,25 @@ impl MeetupForm {
             errors.add("venue_id", "Choose one of the approved places listed.");
             return None;
         };
-        let mut time = |field: &'static str, raw: &str, missing: Option<&'static str>| -> Option<Option<DateTime<Utc>>> {
-            if raw.trim().is_empty() {
-                return match missing {
-                    Some(message) => {
+        let mut time =
+            |field: &'static str, raw: &str, missing: Option<&'static str>| -> Option<Option<DateTime<Utc>>> {
+                if raw.trim().is_empty() {
+                    return match missing {
+                        Some(message) => {
+                            errors.add(field, message);
+                            None
+                        }
+                        None => Some(None),
+                    };
+                }
+                match read_local(raw, zone) {
+                    Ok(time) => Some(Some(time)),
+                    Err(message) => {
                         errors.add(field, message);
                         None
                     }
-                    None => Some(None),
-                };
-            }
-            match read_local(raw, zone) {
-                Ok(time) => Some(Some(time)),
-                Err(message) => {
-                    errors.add(field, message);
-                    None
                 }
-            }
-        };
+            };
         let starts_at = time("starts_at", &self.starts_at, Some("Say when the meetup starts.")).flatten();
         let ends_at = time("ends_at", &self.ends_at, Some("Say when the meetup ends.")).flatten();
         let rsvp_deadline = time("rsvp_deadline", &self.rsvp_deadline, None);

@@ -226,12 +226,7 @@ pub async fn list_rsvps_of(db: impl PgExecutor<'_>, member: i64, meetups: &[i64]
 
 /// Going while a seat is free (`going` is the count taken under the meetup's lock), otherwise
 /// on the waitlist; a member who cancelled earlier joins again at the back.
-pub async fn upsert_rsvp(
-    conn: &mut PgConnection,
-    meetup: i64,
-    member: i64,
-    status: RsvpStatus,
-) -> sqlx::Result<()> {
+pub async fn upsert_rsvp(conn: &mut PgConnection, meetup: i64, member: i64, status: RsvpStatus) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into rsvps (meetup_id, member_id, status) values ($1, $2, $3)
          on conflict (meetup_id, member_id)

@@ -85,6 +85,8 @@ pub struct Member {
     pub role: Role,
     pub status: Status,
     pub time_zone: String,
+    /// Where the member lives ("" when not said): pages that list things by city start there.
+    pub city: String,
 }
 
 impl Member {

@@ -28,7 +28,7 @@ pub struct WindowRow {
 pub async fn find_session_member(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Member>> {
     sqlx::query_as!(
         Member,
-        r#"select id, handle, display_name, role as "role: Role", status as "status: Status", time_zone
+        r#"select id, handle, display_name, role as "role: Role", status as "status: Status", time_zone, city
            from members
            where id = $1"#,
         id
