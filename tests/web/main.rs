@@ -4,6 +4,7 @@
 mod auth;
 mod feeds;
 mod invitations;
+mod meetups;
 mod members;
 mod notify;
 mod ops;

@@ -10,7 +10,7 @@ use cuppa::AppState;
 use cuppa::db::{EmbeddedPostgres, pool_options};
 use sqlx::postgres::PgPoolOptions;
 
-use crate::support::Client;
+use crate::support::{Client, spawn_server};
 
 #[tokio::test]
 async fn healthz_answers_200_when_the_database_answers() {
@@ -296,18 +296,6 @@ async fn the_demo_password_logs_in_to_a_seeded_community() {
     let done = client.log_in(cuppa::seed::DEMO_HANDLE, cuppa::seed::DEMO_PASSWORD).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     assert_eq!(client.get("/").await.text("h1"), "Hello, Demo Member");
-}
-
-/// A server on a free loopback port around `router`, and the means to stop it.
-async fn spawn_server(
-    router: axum::Router,
-    header_timeout: Duration,
-) -> (std::net::SocketAddr, tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<anyhow::Result<()>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, shutdown) = cuppa::server::Shutdown::new();
-    let task = tokio::spawn(cuppa::server::serve_router(listener, router, header_timeout, shutdown));
-    (addr, stop, task)
 }
 
 #[tokio::test]

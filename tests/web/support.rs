@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -126,6 +127,18 @@ pub async fn fresh_pool() -> PgPool {
         .connect_with(server.admin.clone().database(&name))
         .await
         .expect("connect to the test database")
+}
+
+/// A server on a free loopback port around `router`, and the means to stop it.
+pub async fn spawn_server(
+    router: Router,
+    header_timeout: Duration,
+) -> (SocketAddr, tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free loopback port");
+    let addr = listener.local_addr().expect("the bound address");
+    let (stop, shutdown) = cuppa::server::Shutdown::new();
+    let task = tokio::spawn(cuppa::server::serve_router(listener, router, header_timeout, shutdown));
+    (addr, stop, task)
 }
 
 /// A page or redirect as the client saw it.
