@@ -69,10 +69,11 @@ pub(crate) async fn load_visible(
 ) -> AppResult<(Meetup, Viewer)> {
     let meetup = store::find_meetup(&mut *db, id).await?.ok_or(AppError::NotFound)?;
     let Some(member) = member else {
-        if meetup.is_public() && meetup.organiser_status == Status::Active {
-            return Ok((meetup, Viewer::Anonymous));
-        }
-        return Err(AppError::Unauthorized { next: format!("/meetups/{id}") });
+        return match (meetup.organiser_status, meetup.is_public()) {
+            (Status::Active, true) => Ok((meetup, Viewer::Anonymous)),
+            (Status::Active, false) => Err(AppError::Unauthorized { next: format!("/meetups/{id}") }),
+            _ => Err(AppError::NotFound),
+        };
     };
     if meetup.organiser_id == member.id || member.is_admin() {
         return Ok((meetup, Viewer::Manager));
@@ -321,7 +322,7 @@ async fn update_meetup(
     let (draft, venue) = match check_form(&venues, &form, true) {
         Ok(checked) => checked,
         Err(errors) => {
-            load_for_manager(&state, &member, id).await?;
+            still_changeable(&load_for_manager(&state, &member, id).await?)?;
             let page = MeetupFormPage { layout, editing: Some(id), venues, form, errors };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
@@ -351,6 +352,11 @@ async fn update_meetup(
     }
     Flash::success(text).push(&session).await?;
     Ok(Redirect::to(&format!("/meetups/{id}")).into_response())
+}
+
+/// "1 person", "3 people".
+fn people_count(n: usize) -> String {
+    if n == 1 { "1 person".to_owned() } else { format!("{n} people") }
 }
 
 /// Records `notice` for each of `members`, in one statement.
@@ -389,7 +395,7 @@ async fn cancel_meetup(
     let people = store::list_rsvp_members(&mut tx, id, &[RsvpStatus::Going, RsvpStatus::Waitlisted]).await?;
     tell(&mut tx, &people, &notice(Kind::MeetupCancelled, &cancelled, "")).await?;
     tx.commit().await?;
-    Flash::success(format!("The meetup is cancelled. {} people going or waiting were told.", people.len()))
+    Flash::success(format!("The meetup is cancelled. Told {} going or waiting.", people_count(people.len())))
         .push(&session)
         .await?;
     Ok(Redirect::to(&format!("/meetups/{id}")))
@@ -623,7 +629,8 @@ async fn invite_followers(
     )
     .await?;
     tx.commit().await?;
-    Flash::success(format!("Invited {told} followers.")).push(&session).await?;
+    let followers = if told == 1 { "1 follower".to_owned() } else { format!("{told} followers") };
+    Flash::success(format!("Invited {followers}.")).push(&session).await?;
     Ok(Redirect::to(&format!("/meetups/{id}")))
 }
 
@@ -659,7 +666,7 @@ async fn announce(
     let going = store::list_rsvp_members(&mut tx, id, &[RsvpStatus::Going]).await?;
     tell(&mut tx, &going, &notice(Kind::MeetupAnnouncement, &meetup, &text)).await?;
     tx.commit().await?;
-    Flash::success(format!("Sent to the {} people going.", going.len())).push(&session).await?;
+    Flash::success(format!("Sent to {} going.", people_count(going.len()))).push(&session).await?;
     Ok(Redirect::to(&format!("/meetups/{id}")).into_response())
 }
 

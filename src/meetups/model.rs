@@ -375,10 +375,14 @@ impl MeetupForm {
                     errors.add("ends_at", "A meetup lasts at most 12 hours.");
                 }
             }
-            if let Some(Some(deadline)) = rsvp_deadline
-                && deadline > start
-            {
-                errors.add("rsvp_deadline", "The RSVP deadline must be before the start.");
+            match rsvp_deadline {
+                Some(Some(deadline)) if deadline > start => {
+                    errors.add("rsvp_deadline", "The RSVP deadline must be before the start.");
+                }
+                Some(Some(deadline)) if deadline <= now => {
+                    errors.add("rsvp_deadline", "Choose a deadline in the future, or leave it empty.");
+                }
+                _ => {}
             }
         }
         if !errors.is_empty() {

@@ -61,7 +61,7 @@ pub async fn list_upcoming(
         "where m.cancelled_at is null and m.starts_at > now() and o.status = 'active'
            and ($2::text is null or lower(v.city) = lower($2))
            and ($4::timestamptz is null or (m.starts_at, m.id) > ($4, $5))
-           and (m.organiser_id = $1
+           and ((m.organiser_id = $1 and not $3)
                 or ((m.visibility = 'public' and not $3)
                     or exists (select from follows f where f.follower_id = $1 and f.followee_id = m.organiser_id)))
            and not exists (select from blocks b

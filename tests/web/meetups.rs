@@ -733,7 +733,7 @@ async fn cancelling_tells_everyone_going_or_waiting_and_closes_the_meetup() {
     assert_eq!(cancelled.status, StatusCode::SEE_OTHER);
     assert_eq!(cancelled.location(), format!("/meetups/{id}"));
     let page = olive.get(&format!("/meetups/{id}")).await;
-    assert_eq!(page.text(".flash"), "The meetup is cancelled. 3 people going or waiting were told.");
+    assert_eq!(page.text(".flash"), "The meetup is cancelled. Told 3 people going or waiting.");
     assert!(page.text("header .badge").contains("Cancelled"));
 
     for (_, member) in &people[..3] {
@@ -1013,7 +1013,7 @@ async fn inviting_followers_tells_those_who_take_invitations_once() {
     let done = olive.post(&format!("/meetups/{id}/invite-followers"), &[]).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     let page = olive.get(&format!("/meetups/{id}")).await;
-    assert_eq!(page.text(".flash"), "Invited 1 followers.");
+    assert_eq!(page.text(".flash"), "Invited 1 follower.");
     assert!(page.text(".organiser-tools").contains("Your followers were invited."));
     assert_eq!(kinds_for(&pool, fan_id).await, ["meetup_invited"]);
     assert_eq!(mail_for(&pool, fan_id).await[0].0, "meetup_invited");
@@ -1046,7 +1046,7 @@ async fn an_announcement_reaches_everyone_going_and_an_empty_one_is_refused_besi
 
     let sent = olive.post(&format!("/meetups/{id}/announce"), &[("text", "Bring an umbrella: rain at ten.")]).await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER);
-    assert_eq!(olive.get(&path).await.text(".flash"), "Sent to the 1 people going.");
+    assert_eq!(olive.get(&path).await.text(".flash"), "Sent to 1 person going.");
     assert_eq!(kinds_for(&pool, ann_id).await, ["meetup_announcement"]);
     let mail = mail_for(&pool, ann_id).await;
     assert_eq!(mail.len(), 1);
