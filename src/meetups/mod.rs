@@ -541,6 +541,17 @@ async fn show_meetup(
     meetup_page(&state, member.as_ref(), id, layout).await
 }
 
+/// Locks the meetup for a member's RSVP change and reads it afresh. The lock comes first:
+/// every RSVP to the meetup waits here for the one before, so the seats counted after it are
+/// exact and go in arrival order. Blocks either way, and a followers-only meetup of someone the
+/// member does not follow, answer 404 here as on the page.
+async fn lock_visible(tx: &mut sqlx::PgConnection, member: &Member, id: i64) -> AppResult<Meetup> {
+    if !store::lock_meetup(tx, id).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(load_visible(tx, Some(member), id).await?.0)
+}
+
 async fn rsvp(
     State(state): State<AppState>,
     session: Session,
@@ -548,14 +559,7 @@ async fn rsvp(
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
     let mut tx = state.pool.begin().await?;
-    // The meetup's lock first: every RSVP to it waits here for the one before, so the count
-    // below is exact and the seats go in arrival order.
-    if !store::lock_meetup(&mut tx, id).await? {
-        return Err(AppError::NotFound);
-    }
-    // Blocks either way, and a followers-only meetup of someone the member does not follow,
-    // answer 404 here as on the page.
-    let (meetup, _) = load_visible(&mut tx, Some(&member), id).await?;
+    let meetup = lock_visible(&mut tx, &member, id).await?;
     if meetup.organiser_id == member.id {
         return Err(AppError::Conflict("You organise this meetup: your place there is already yours.".to_owned()));
     }
@@ -587,10 +591,7 @@ async fn cancel_rsvp(
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
     let mut tx = state.pool.begin().await?;
-    if !store::lock_meetup(&mut tx, id).await? {
-        return Err(AppError::NotFound);
-    }
-    let (meetup, _) = load_visible(&mut tx, Some(&member), id).await?;
+    let meetup = lock_visible(&mut tx, &member, id).await?;
     if Utc::now() >= meetup.starts_at {
         return Err(AppError::Conflict("This meetup has started: there is nothing to cancel now.".to_owned()));
     }

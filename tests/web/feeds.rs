@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use icalendar::{Calendar, CalendarDateTime, Component, DatePerhapsTime, EventLike, EventStatus};
 
-use crate::support::Client;
+use crate::support::{Client, add_venue};
 
 /// Ada invites Grace to Café Lumen and Grace accepts: returns both clients, the invitation id
 /// and the agreed time.
@@ -131,20 +131,8 @@ async fn organiser_with_venue(handle: &str, city: &str) -> (Client, i64) {
     let mut client = Client::new().await;
     let id = client.sign_up(handle).await;
     sqlx::query("update members set role = 'organiser' where id = $1").bind(id).execute(&client.pool).await.unwrap();
-    let venue = add_venue(&client, "Café Lumen", city).await;
+    let venue = add_venue(&client.pool, "Café Lumen", city).await;
     (client, venue)
-}
-
-async fn add_venue(client: &Client, name: &str, city: &str) -> i64 {
-    sqlx::query_scalar(
-        "insert into venues (name, address, city, time_zone, status)
-         values ($1, '3 Briggate', $2, 'Europe/London', 'approved') returning id",
-    )
-    .bind(name)
-    .bind(city)
-    .fetch_one(&client.pool)
-    .await
-    .unwrap()
 }
 
 /// A `datetime-local` value `days` from now at `hour` o'clock, London time.
@@ -333,7 +321,7 @@ async fn the_private_feed_lists_meetups_the_member_is_going_to_but_not_those_the
 #[tokio::test]
 async fn the_atom_feed_lists_upcoming_public_meetups_escaped() {
     let (mut ada, leeds) = organiser_with_venue("ada", "Leeds").await;
-    let bristol = add_venue(&ada, "Harbour Café", "Bristol").await;
+    let bristol = add_venue(&ada.pool, "Harbour Café", "Bristol").await;
     let hostile = r#"<script>alert(1)</script> & "quotes""#;
     let first =
         post_meetup(&mut ada, leeds, hostile, "<b>Bold</b> & brash: https://example.com/x", 2, "public", 12).await;

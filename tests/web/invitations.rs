@@ -8,7 +8,7 @@ use cuppa::invitations::jobs::advance_due;
 use cuppa::members::model::Role;
 use sqlx::PgPool;
 
-use crate::support::Client;
+use crate::support::{Client, add_venue};
 
 /// Two members in London (Ada and Grace, each on their own client) and an approved café.
 struct Pair {
@@ -27,18 +27,6 @@ async fn pair() -> Pair {
     sqlx::query("update members set city = 'London', time_zone = 'Europe/London'").execute(&ada.pool).await.unwrap();
     let venue = add_venue(&ada.pool, "Café Lumen", "London").await;
     Pair { ada, grace, ada_id, grace_id, venue }
-}
-
-async fn add_venue(pool: &PgPool, name: &str, city: &str) -> i64 {
-    sqlx::query_scalar(
-        "insert into venues (name, address, city, time_zone, status)
-         values ($1, '12 Market Street', $2, 'Europe/London', 'approved') returning id",
-    )
-    .bind(name)
-    .bind(city)
-    .fetch_one(pool)
-    .await
-    .unwrap()
 }
 
 /// A `datetime-local` value `days` from now, on the hour, in London.

@@ -17,7 +17,7 @@ use scraper::{ElementRef, Html, Selector};
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{Client, PASSWORD, Page, spawn_server};
+use crate::support::{Client, PASSWORD, Page, add_venue, spawn_server};
 
 /// An organiser (Olive, in London) with an approved café in London.
 struct Scene {
@@ -63,19 +63,6 @@ async fn set_role(pool: &PgPool, member: i64, role: &str) {
         .execute(pool)
         .await
         .unwrap();
-}
-
-/// An approved venue in `city`, in London's time zone.
-async fn add_venue(pool: &PgPool, name: &str, city: &str) -> i64 {
-    sqlx::query_scalar(
-        "insert into venues (name, address, city, time_zone, status)
-         values ($1, '12 Market Street', $2, 'Europe/London', 'approved') returning id",
-    )
-    .bind(name)
-    .bind(city)
-    .fetch_one(pool)
-    .await
-    .unwrap()
 }
 
 /// A `datetime-local` value `days` from today, at `hour` o'clock in London.
