@@ -215,7 +215,7 @@ async fn a_meetup_downloads_as_a_calendar_file_in_its_venues_time_zone() {
     let event = events[0];
     assert_eq!(event.get_uid(), Some(format!("meetup-{id}@cuppa").as_str()));
     assert_eq!(event.get_summary(), Some("Coffee morning"));
-    assert_eq!(event.get_location(), Some("Café Lumen, 3 Briggate, Leeds"));
+    assert_eq!(event.get_location(), Some("Café Lumen, 12 Market Street, Leeds"));
     assert_eq!(event.get_url(), Some(format!("{}/meetups/{id}", crate::support::PUBLIC_URL).as_str()));
     assert_eq!(event.get_status(), Some(EventStatus::Confirmed));
 
