@@ -354,6 +354,12 @@ async fn update_meetup(
     Ok(Redirect::to(&format!("/meetups/{id}")).into_response())
 }
 
+/// Post/redirect/get: the meetup's page, with `text` shown on it.
+async fn back_to_meetup(session: &Session, id: i64, text: impl Into<String>) -> AppResult<Redirect> {
+    Flash::success(text).push(session).await?;
+    Ok(Redirect::to(&format!("/meetups/{id}")))
+}
+
 /// "1 person", "3 people".
 fn people_count(n: usize) -> String {
     if n == 1 { "1 person".to_owned() } else { format!("{n} people") }
@@ -395,10 +401,12 @@ async fn cancel_meetup(
     let people = store::list_rsvp_members(&mut tx, id, &[RsvpStatus::Going, RsvpStatus::Waitlisted]).await?;
     tell(&mut tx, &people, &notice(Kind::MeetupCancelled, &cancelled, "")).await?;
     tx.commit().await?;
-    Flash::success(format!("The meetup is cancelled. Told {} going or waiting.", people_count(people.len())))
-        .push(&session)
-        .await?;
-    Ok(Redirect::to(&format!("/meetups/{id}")))
+    back_to_meetup(
+        &session,
+        id,
+        format!("The meetup is cancelled. Told {} going or waiting.", people_count(people.len())),
+    )
+    .await
 }
 
 #[derive(Template, WebTemplate)]
@@ -580,8 +588,7 @@ async fn rsvp(
             ordinal(meetup.waitlisted + 1)
         ),
     };
-    Flash::success(text).push(&session).await?;
-    Ok(Redirect::to(&format!("/meetups/{id}")))
+    back_to_meetup(&session, id, text).await
 }
 
 async fn cancel_rsvp(
@@ -606,8 +613,7 @@ async fn cancel_rsvp(
         RsvpStatus::Going => "You are no longer going. Your seat has gone to the next person waiting, if anyone was.",
         _ => "You have left the waitlist.",
     };
-    Flash::success(text).push(&session).await?;
-    Ok(Redirect::to(&format!("/meetups/{id}")))
+    back_to_meetup(&session, id, text).await
 }
 
 async fn invite_followers(
@@ -631,8 +637,7 @@ async fn invite_followers(
     .await?;
     tx.commit().await?;
     let followers = if told == 1 { "1 follower".to_owned() } else { format!("{told} followers") };
-    Flash::success(format!("Invited {followers}.")).push(&session).await?;
-    Ok(Redirect::to(&format!("/meetups/{id}")))
+    back_to_meetup(&session, id, format!("Invited {followers}.")).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -742,8 +747,7 @@ async fn tick_met(
     } else {
         "Noted. When they say so too, you are recorded as having met."
     };
-    Flash::success(text).push(&session).await?;
-    Ok(Redirect::to(&format!("/meetups/{id}")))
+    back_to_meetup(&session, id, text).await
 }
 
 #[derive(Template, WebTemplate)]
