@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod meetups;
 pub mod members;
+pub mod moderation;
 pub mod notify;
 pub mod scheduler;
 pub mod seed;
@@ -68,6 +69,7 @@ pub fn app(state: AppState) -> Router {
         .merge(feeds::routes())
         .merge(notify::routes())
         .merge(scheduler::routes())
+        .merge(moderation::routes().into_router())
         .route("/healthz", get(healthz))
         .route("/static/{name}", get(web::assets::serve_asset));
     with_layers(routes, state)

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod forms;
 pub mod headers;
 pub mod layout;
+pub mod routes;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
