@@ -20,6 +20,9 @@ pub enum AppError {
     /// Not logged in: answered with a redirect to the log-in page, coming back to `next`.
     #[error("log-in required")]
     Unauthorized { next: String },
+    /// Answered with a redirect elsewhere first (a warning the member must read).
+    #[error("see {0}")]
+    SeeOther(&'static str),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]
@@ -60,7 +63,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unauthorized { .. } => StatusCode::SEE_OTHER,
+            AppError::Unauthorized { .. } | AppError::SeeOther(_) => StatusCode::SEE_OTHER,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Template(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -89,6 +92,9 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if let AppError::Unauthorized { next } = &self {
             return Redirect::to(&crate::web::login_url(next)).into_response();
+        }
+        if let AppError::SeeOther(path) = &self {
+            return Redirect::to(path).into_response();
         }
         let status = self.status();
         if status.is_server_error() {

@@ -25,7 +25,6 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::get;
 use sqlx::PgPool;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -37,6 +36,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::auth::session_store::PgSessionStore;
 use crate::error::AppError;
+use crate::web::routes::Routes;
 
 /// Everything a handler may need, cloned cheaply into each request.
 #[derive(Clone, Debug)]
@@ -59,7 +59,13 @@ const SESSION_IDLE_DAYS: i64 = 14;
 
 /// The whole web application.
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
+    with_layers(routes().into_router(), state)
+}
+
+/// Every route Cuppa serves, with the list of them: the authorisation matrix test reads the
+/// list, so a route cannot be added without its row of expectations.
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
         .merge(auth::routes())
         .merge(members::routes())
         .merge(social::routes())
@@ -69,10 +75,9 @@ pub fn app(state: AppState) -> Router {
         .merge(feeds::routes())
         .merge(notify::routes())
         .merge(scheduler::routes())
-        .merge(moderation::routes().into_router())
-        .route("/healthz", get(healthz))
-        .route("/static/{name}", get(web::assets::serve_asset));
-    with_layers(routes, state)
+        .merge(moderation::routes())
+        .get("/healthz", healthz)
+        .get("/static/{name}", web::assets::serve_asset)
 }
 
 /// Wraps routes in every layer Cuppa serves with. Separate from `app` so that tests can put

@@ -10,12 +10,14 @@ use chrono::Utc;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use cuppa::config::Config;
 use cuppa::db::Database;
-use cuppa::members::model::{Role, Status};
+use cuppa::members::model::Role;
+use cuppa::moderation::actions::{self, Move, check_reason};
+use cuppa::moderation::audit::Actor;
 use cuppa::notify::sender::Mailer;
 use cuppa::scheduler::matching;
 use cuppa::scheduler::round::Outcome;
 use cuppa::server::{self, Jobs, Shutdown};
-use cuppa::{AppState, members, seed};
+use cuppa::{AppState, members, moderation, seed};
 
 #[derive(Parser)]
 #[command(name = "cuppa", version, about = "Turns online follows into in-person coffees.")]
@@ -88,14 +90,35 @@ struct MatchArgs {
     write: Option<PathBuf>,
 }
 
+/// Each is written to the audit log as done at the command line by the logged-in user.
 #[derive(Subcommand)]
 enum AdminAction {
     /// Give a member a role: member, organiser or admin.
-    Grant { handle: String, role: Role },
-    /// Suspend a member: logged out at their next request, and refused at log-in.
-    Suspend { handle: String },
-    /// Lift a suspension.
-    Reinstate { handle: String },
+    Grant {
+        handle: String,
+        role: Role,
+        #[arg(long, default_value = "Granted at the command line")]
+        reason: String,
+    },
+    /// Suspend a member: logged out at their next request, refused at log-in, and their
+    /// invitations, suggestions, meetup places and hosted meetups called off with notice.
+    Suspend {
+        handle: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Hide a member from everyone else (directory, follower lists, search, matching).
+    Hide {
+        handle: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a suspension or unhide.
+    Reinstate {
+        handle: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -254,21 +277,30 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
         Command::Match(_) => unreachable!("matching is handled before the database is opened"),
         Command::Admin { action } => {
             db.migrate().await?;
-            let (handle, done) = match &action {
-                AdminAction::Grant { handle, role } => {
-                    (handle, members::store::update_role(&db.pool, handle, *role).await?)
-                }
-                AdminAction::Suspend { handle } => {
-                    (handle, members::store::update_status(&db.pool, handle, Status::Suspended).await?)
-                }
-                AdminAction::Reinstate { handle } => {
-                    (handle, members::store::update_status(&db.pool, handle, Status::Active).await?)
-                }
+            let (handle, reason) = match &action {
+                AdminAction::Grant { handle, reason, .. }
+                | AdminAction::Suspend { handle, reason }
+                | AdminAction::Hide { handle, reason }
+                | AdminAction::Reinstate { handle, reason } => (handle, reason),
             };
-            if !done {
-                bail!("no member has the handle {handle:?}");
-            }
-            println!("Done: {handle} updated.");
+            let reason = check_reason(reason).map_err(|why| anyhow::anyhow!("--reason: {why}"))?;
+            let member = moderation::store::find_member(&db.pool, handle)
+                .await?
+                .with_context(|| format!("no member has the handle {handle:?}"))?;
+            let user = std::env::var("USER").unwrap_or_else(|_| "unknown user".to_owned());
+            let actor = Actor::CommandLine(&user);
+            let mv = match action {
+                AdminAction::Grant { role, .. } => {
+                    actions::change_role(&db.pool, actor, member.id, &member.handle, role, &reason).await?;
+                    println!("Done: {} is now {role}.", member.handle);
+                    return Ok(());
+                }
+                AdminAction::Suspend { .. } => Move::Suspend,
+                AdminAction::Hide { .. } => Move::Hide,
+                AdminAction::Reinstate { .. } => Move::Reinstate,
+            };
+            let effects = actions::apply(&db.pool, actor, member.id, &member.handle, mv, &reason).await?;
+            println!("Done: {} updated.{}", member.handle, effects.describe());
             Ok(())
         }
     }

@@ -335,6 +335,7 @@ async fn insert_demo_invitations(pool: &PgPool, demo: i64) -> anyhow::Result<()>
         let change = store::Change {
             state,
             proposed_times: &agreed,
+            proposed_by: invitation.proposed_by,
             accepted_time: Some(time),
             closing_note: "",
             closed_by: None,

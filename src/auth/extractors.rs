@@ -1,5 +1,6 @@
 //! The extractors that carry authorisation. Each reads the member's row on every request (one
-//! indexed lookup), so a new role or a suspension applies to the very next request.
+//! indexed lookup), so a new role or a suspension applies to the very next request. Hidden
+//! members stay logged in: hiding takes them away from others, not Cuppa from them.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -18,22 +19,24 @@ pub(super) const MEMBER_KEY: &str = "member_id";
 pub(super) const AUTH_AT_KEY: &str = "auth_at";
 /// The day (days since 1970) the session was last extended.
 pub(super) const SEEN_ON_KEY: &str = "seen_on";
+/// Where a member reads an admin's warning (see `Layout`).
+pub const WARNING_PATH: &str = "/warning";
 /// However active, a log-in lasts at most this long.
 const ABSOLUTE_LIMIT_SECS: i64 = 30 * 24 * 3600;
 
-/// The visitor's member, if logged in and active.
+/// The visitor's member, if logged in and not suspended (hidden members included).
 #[derive(Clone, Debug)]
 pub struct MaybeMember(pub Option<Member>);
 
-/// A logged-in, active member; anyone else is sent to the log-in page.
+/// A logged-in member who is not suspended; anyone else is sent to the log-in page.
 #[derive(Clone, Debug)]
 pub struct CurrentMember(pub Member);
 
-/// A logged-in, active organiser (admins organise too).
+/// A logged-in organiser who is not suspended (admins organise too).
 #[derive(Clone, Debug)]
 pub struct Organiser(pub Member);
 
-/// A logged-in, active admin.
+/// A logged-in admin who is not suspended.
 #[derive(Clone, Debug)]
 pub struct Admin(pub Member);
 
@@ -66,7 +69,12 @@ async fn member_of_session(session: &Session, state: &AppState) -> Result<Option
         return Ok(None);
     }
     match members::find_session_member(&state.pool, id).await? {
-        Some(member) if member.status == Status::Active => {
+        Some(member) if member.status == Status::Suspended => {
+            session.flush().await?;
+            Flash::error("Your account is suspended, so you have been logged out.").push(session).await?;
+            Ok(None)
+        }
+        Some(member) => {
             // The store counts inactivity from the last write, and pages only read: extend
             // the session with one write a day rather than one per page view.
             let today = now / 86_400;
@@ -74,11 +82,6 @@ async fn member_of_session(session: &Session, state: &AppState) -> Result<Option
                 session.insert(SEEN_ON_KEY, today).await?;
             }
             Ok(Some(member))
-        }
-        Some(_suspended) => {
-            session.flush().await?;
-            Flash::error("Your account is suspended, so you have been logged out.").push(session).await?;
-            Ok(None)
         }
         None => {
             session.flush().await?;
@@ -141,6 +144,11 @@ impl FromRequestParts<AppState> for Layout {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let member = load_member(parts, state).await?;
+        // A warning is read before anything else: every page but the warning's own sends the
+        // member there until they acknowledge it.
+        if member.as_ref().is_some_and(|m| m.warned) && parts.uri.path() != WARNING_PATH {
+            return Err(AppError::SeeOther(WARNING_PATH));
+        }
         let session = session_of(parts, state).await?;
         // One more query per page for a logged-in member, reading at most UNREAD_CAP entries
         // of a partial index of unread rows.

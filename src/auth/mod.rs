@@ -9,11 +9,10 @@ pub mod store;
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -22,18 +21,21 @@ use crate::AppState;
 use crate::error::{AppError, AppResult};
 use crate::members::model::{Status, validate_display_name, validate_email, validate_handle};
 use crate::members::store::{self as members, NewMember};
+use crate::web::routes::Routes;
 use crate::web::{ClientAddr, FieldErrors, Flash, Layout, csrf, safe_next};
 use extractors::{AUTH_AT_KEY, MEMBER_KEY, SEEN_ON_KEY};
-pub use extractors::{Admin, CurrentMember, MaybeMember, Organiser};
+pub use extractors::{Admin, CurrentMember, MaybeMember, Organiser, WARNING_PATH};
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
 pub const MAX_PASSWORD_CHARS: usize = 128;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/signup", get(sign_up_form).post(sign_up))
-        .route("/login", get(log_in_form).post(log_in))
-        .route("/logout", post(log_out))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/signup", sign_up_form)
+        .post("/signup", sign_up)
+        .get("/login", log_in_form)
+        .post("/login", log_in)
+        .post("/logout", log_out)
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -13,11 +13,9 @@ pub mod store;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -27,19 +25,20 @@ use crate::error::{AppError, AppResult};
 use crate::invitations::model::State as InvitationState;
 use crate::meetups::model::{Meetup, RsvpStatus};
 use crate::web::forms::encode_query_value;
+use crate::web::routes::Routes;
 use crate::web::{Flash, Layout};
 
 /// Entries in the Atom feed: the soonest meetups.
 const ATOM_ENTRIES: i64 = 50;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/invitations/{id}/calendar.ics", get(download_coffee))
-        .route("/meetups/{id}/calendar.ics", get(download_meetup))
-        .route("/meetups.atom", get(meetups_atom))
-        .route("/calendar/{file}", get(calendar_feed))
-        .route("/settings/calendar", get(calendar_settings))
-        .route("/settings/calendar/reset", post(reset_calendar))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/invitations/{id}/calendar.ics", download_coffee)
+        .get("/meetups/{id}/calendar.ics", download_meetup)
+        .get("/meetups.atom", meetups_atom)
+        .get("/calendar/{file}", calendar_feed)
+        .get("/settings/calendar", calendar_settings)
+        .post("/settings/calendar/reset", reset_calendar)
 }
 
 fn ics_response(body: String, filename: &str) -> Response {

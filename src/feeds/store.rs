@@ -2,10 +2,11 @@
 
 use sqlx::PgExecutor;
 
-/// The active member whose feed this token opens.
+/// The member whose feed this token opens: anyone not suspended (a hidden member's calendar is
+/// their own, and they still use Cuppa).
 pub async fn find_member_by_token(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<(i64, String)>> {
     let row =
-        sqlx::query!("select id, display_name from members where calendar_token = $1 and status = 'active'", token)
+        sqlx::query!("select id, display_name from members where calendar_token = $1 and status <> 'suspended'", token)
             .fetch_optional(db)
             .await?;
     Ok(row.map(|r| (r.id, r.display_name)))

@@ -49,6 +49,7 @@ async fn move_by_job(conn: &mut PgConnection, invitation: &Invitation, action: A
     let change = store::Change {
         state: next,
         proposed_times: &invitation.proposed_times,
+        proposed_by: invitation.proposed_by,
         accepted_time: invitation.accepted_time,
         closing_note: "",
         closed_by: None,

@@ -10,11 +10,10 @@ pub mod store;
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Form;
 use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -26,20 +25,22 @@ use crate::members::model::{InvitePolicy, Member, Profile, Status};
 use crate::notify::model::Kind;
 use crate::social::store::MetHow;
 use crate::venues::model::{Venue, VenueStatus};
+use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{Action, Invitation, InviteForm, MetAnswer, NOTE_FIELD, Refusal, Side, State, TimesForm};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/m/{handle}/invite", get(invite_form).post(send_invitation))
-        .route("/invitations", get(list_invitations))
-        .route("/invitations/{id}", get(show_invitation))
-        .route("/invitations/{id}/accept", post(accept))
-        .route("/invitations/{id}/decline", post(decline))
-        .route("/invitations/{id}/counter", post(counter))
-        .route("/invitations/{id}/cancel", post(cancel))
-        .route("/invitations/{id}/met", post(answer_met))
-        .route("/admin/no-shows", get(list_no_shows))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/m/{handle}/invite", invite_form)
+        .post("/m/{handle}/invite", send_invitation)
+        .get("/invitations", list_invitations)
+        .get("/invitations/{id}", show_invitation)
+        .post("/invitations/{id}/accept", accept)
+        .post("/invitations/{id}/decline", decline)
+        .post("/invitations/{id}/counter", counter)
+        .post("/invitations/{id}/cancel", cancel)
+        .post("/invitations/{id}/met", answer_met)
+        .get("/admin/no-shows", list_no_shows)
 }
 
 #[derive(Template, WebTemplate)]
@@ -80,6 +81,23 @@ fn already_open(invitee: &Profile) -> AppError {
 
 /// The member `inviter` may invite, with the places they may choose; or why not. A refusal
 /// looks the same whichever check made it, except where saying why helps the inviter.
+/// Calls off every open invitation of a member being suspended and tells each other side,
+/// naming no reason, on the suspension's transaction. Gives how many.
+pub async fn withdraw_member(conn: &mut sqlx::PgConnection, member: i64) -> sqlx::Result<usize> {
+    let cancelled = store::cancel_all_open_of(&mut *conn, member).await?;
+    let notices: Vec<_> = cancelled
+        .iter()
+        .filter_map(|invitation| {
+            // The side told is the one the suspended member is not on.
+            let side = invitation.side_of(member)?;
+            let told = if side == Side::Inviter { Side::Invitee } else { Side::Inviter };
+            Some((invitation.other(side).0, notices::withdrawn(invitation, told)))
+        })
+        .collect();
+    crate::notify::store::record_all(conn, &notices).await?;
+    Ok(cancelled.len())
+}
+
 async fn invitable(state: &AppState, inviter: &Member, handle: &str) -> AppResult<(Profile, Vec<Venue>)> {
     let (invitee, relation) = crate::social::find_visible_profile(&state.pool, inviter.id, handle).await?;
     if invitee.id == inviter.id {
@@ -253,11 +271,12 @@ impl InvitationPage {
         self.invitation.answer_of(self.side)
     }
 
-    /// Who proposed the times now on the table.
+    /// Who proposed the times now on the table: the inviter, or whoever countered last.
     fn proposer(&self) -> &str {
-        match self.invitation.state {
-            State::Countered => &self.invitation.invitee_name,
-            _ => &self.invitation.inviter_name,
+        if self.invitation.proposed_by == self.invitation.invitee_id {
+            &self.invitation.invitee_name
+        } else {
+            &self.invitation.inviter_name
         }
     }
 
@@ -370,6 +389,7 @@ async fn apply_move(state: &AppState, member: &Member, id: i64, seen: State, mv:
         )));
     }
     let mut proposed = invitation.proposed_times.clone();
+    let mut proposed_by = invitation.proposed_by;
     let mut accepted = invitation.accepted_time;
     let mut closing_note = String::new();
     let mut closed_by = None;
@@ -383,7 +403,10 @@ async fn apply_move(state: &AppState, member: &Member, id: i64, seen: State, mv:
             }
             accepted = Some(*time);
         }
-        Move::Counter(times) => proposed = times.clone(),
+        Move::Counter(times) => {
+            proposed = times.clone();
+            proposed_by = member.id;
+        }
         Move::Decline(note) | Move::Cancel(note) => {
             closing_note = note.clone();
             closed_by = Some(member.id);
@@ -392,6 +415,7 @@ async fn apply_move(state: &AppState, member: &Member, id: i64, seen: State, mv:
     let change = store::Change {
         state: next,
         proposed_times: &proposed,
+        proposed_by,
         accepted_time: accepted,
         closing_note: &closing_note,
         closed_by,
@@ -400,6 +424,7 @@ async fn apply_move(state: &AppState, member: &Member, id: i64, seen: State, mv:
     let moved = Invitation {
         state: next,
         proposed_times: proposed.clone(),
+        proposed_by,
         accepted_time: accepted,
         closing_note: closing_note.clone(),
         closed_by,

@@ -51,6 +51,8 @@ pub struct Invitation {
     pub venue_city: String,
     pub venue_zone: String,
     pub proposed_times: Vec<DateTime<Utc>>,
+    /// Who put `proposed_times` on the table: the inviter, or whoever countered last.
+    pub proposed_by: i64,
     pub accepted_time: Option<DateTime<Utc>>,
     pub note: String,
     pub closing_note: String,

@@ -5,9 +5,9 @@ use super::model::{Invitation, Side, local_label};
 use crate::notify::model::{Kind, Notice};
 
 /// The notice for the member on side `to` about `kind`, naming the other side (who made the
-/// move, for members' moves).
+/// move, for members' moves), who is its actor.
 pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
-    let (_, other, _) = invitation.other(to);
+    let (other_id, other, _) = invitation.other(to);
     let venue = &invitation.venue_name;
     let text = match kind {
         Kind::InvitationReceived => format!("{other} invites you to coffee at {venue}"),
@@ -24,6 +24,7 @@ pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
         Kind::VenueApproved
         | Kind::VenueRejected
         | Kind::SuggestionMade
+        | Kind::SuggestionWithdrawn
         | Kind::MeetupInvited
         | Kind::MeetupPromoted
         | Kind::MeetupChanged
@@ -55,7 +56,19 @@ pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
         body.push(String::new());
         body.push(format!("{other} wrote: {said}"));
     }
-    Notice { kind, text, body: body.join("\n"), link: format!("/invitations/{}", invitation.id) }
+    let link = format!("/invitations/{}", invitation.id);
+    Notice { kind, text, body: body.join("\n"), link, actor: Some(other_id) }
+}
+
+/// The other side's notice when an open invitation is called off because its member can no
+/// longer take part (a suspension): it says what is off and gives no reason.
+pub fn withdrawn(invitation: &Invitation, to: Side) -> Notice {
+    let mut notice = notice(Kind::InvitationCancelled, invitation, to);
+    let (_, other, _) = invitation.other(to);
+    let text = format!("Coffee with {other} at {} is off: it will not take place", invitation.venue_name);
+    notice.body = notice.body.replacen(&notice.text, &text, 1);
+    notice.text = text;
+    notice
 }
 
 #[cfg(test)]
@@ -84,6 +97,7 @@ mod tests {
             venue_city: "London".into(),
             venue_zone: "Europe/London".into(),
             proposed_times: vec![Utc.with_ymd_and_hms(2026, 7, 1, 9, 30, 0).unwrap()],
+            proposed_by: 1,
             accepted_time: None,
             note: "Shall we?".into(),
             closing_note: String::new(),
@@ -102,10 +116,12 @@ mod tests {
         assert!(received.body.contains("Wed 1 Jul 2026, 10:30 (BST)"), "{}", received.body);
         assert!(received.body.contains("Ada wrote: Shall we?"));
         assert_eq!(received.link, "/invitations/7");
+        assert_eq!(received.actor, Some(1), "the notice is about the inviter");
 
         let accepted = Invitation { accepted_time: Some(invitation().proposed_times[0]), ..invitation() };
         let told = notice(Kind::InvitationAccepted, &accepted, Side::Inviter);
         assert_eq!(told.text, "Coffee with Grace is agreed: Café Lumen, Wed 1 Jul 2026, 10:30 (BST)");
         assert!(!told.body.contains("Shall we?"));
+        assert_eq!(told.actor, Some(2), "the notice is about the invitee");
     }
 }

@@ -18,7 +18,7 @@ macro_rules! select_invitations {
                       e.status as "invitee_status: Status",
                       i.venue_id, v.name as venue_name, v.address as venue_address, v.city as venue_city,
                       v.time_zone as venue_zone,
-                      i.proposed_times, i.accepted_time, i.note, i.closing_note, i.closed_by,
+                      i.proposed_times, i.proposed_by, i.accepted_time, i.note, i.closing_note, i.closed_by,
                       i.inviter_answer as "inviter_answer: MetAnswer", i.invitee_answer as "invitee_answer: MetAnswer",
                       i.created_at, i.updated_at
                from invitations i
@@ -58,12 +58,13 @@ pub async fn list_invitations_of(db: impl PgExecutor<'_>, member: i64) -> sqlx::
 }
 
 /// Agreed coffees still to come, soonest first, for the calendar feed. A coffee with a member
-/// who has since been suspended is left out (the invitation page still tells of it); a block
-/// cancels the coffee, so it leaves by itself.
+/// who has since been suspended is left out (the invitation page still tells of it); a hidden
+/// member's coffees go on, since they still use Cuppa; a block cancels the coffee, so it
+/// leaves by itself.
 pub async fn list_upcoming_coffees(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<Invitation>> {
     select_invitations!(
         "where (i.inviter_id = $1 or i.invitee_id = $1) and i.state = 'accepted'
-           and r.status = 'active' and e.status = 'active'
+           and r.status <> 'suspended' and e.status <> 'suspended'
          order by i.accepted_time
          limit 100",
         member
@@ -73,14 +74,15 @@ pub async fn list_upcoming_coffees(db: impl PgExecutor<'_>, member: i64) -> sqlx
 }
 
 /// What the home page shows: open invitations, and held coffees from the last month that the
-/// member has not yet said whether they met at; none with a suspended or blocked member. Agreed ones soonest first, then the rest.
+/// member has not yet said whether they met at; none with a suspended or blocked member (a
+/// hidden member's go on, as on their invitations page). Agreed ones soonest first, then the rest.
 pub async fn list_current(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<Invitation>> {
     select_invitations!(
         "where (i.inviter_id = $1 or i.invitee_id = $1)
            and (i.state in ('pending', 'countered', 'accepted')
                 or (i.state = 'held' and i.accepted_time > now() - interval '30 days'
                     and case when i.inviter_id = $1 then i.inviter_answer else i.invitee_answer end is null))
-           and r.status = 'active' and e.status = 'active'
+           and r.status <> 'suspended' and e.status <> 'suspended'
            and not exists (select from blocks b
                            where (b.blocker_id = i.inviter_id and b.blocked_id = i.invitee_id)
                               or (b.blocker_id = i.invitee_id and b.blocked_id = i.inviter_id))
@@ -118,8 +120,8 @@ pub async fn open_between(db: impl PgExecutor<'_>, one: i64, other: i64) -> sqlx
     .await
 }
 
-/// A new invitation, pending. Fails with a unique violation on `invitations_one_open_per_pair`
-/// when one is already open between the two.
+/// A new invitation, pending, its times proposed by the inviter. Fails with a unique violation
+/// on `invitations_one_open_per_pair` when one is already open between the two.
 pub async fn insert_invitation(
     conn: &mut PgConnection,
     inviter: i64,
@@ -129,8 +131,8 @@ pub async fn insert_invitation(
     note: &str,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
-        "insert into invitations (inviter_id, invitee_id, venue_id, proposed_times, note)
-         values ($1, $2, $3, $4, $5)
+        "insert into invitations (inviter_id, invitee_id, venue_id, proposed_times, note, proposed_by)
+         values ($1, $2, $3, $4, $5, $1)
          returning id",
         inviter,
         invitee,
@@ -147,6 +149,8 @@ pub async fn insert_invitation(
 pub struct Change<'a> {
     pub state: State,
     pub proposed_times: &'a [DateTime<Utc>],
+    /// Who proposed `proposed_times`: the member countering, or as it was.
+    pub proposed_by: i64,
     pub accepted_time: Option<DateTime<Utc>>,
     pub closing_note: &'a str,
     pub closed_by: Option<i64>,
@@ -155,14 +159,16 @@ pub struct Change<'a> {
 pub async fn update_invitation(conn: &mut PgConnection, id: i64, change: &Change<'_>) -> sqlx::Result<()> {
     sqlx::query!(
         "update invitations
-         set state = $2, proposed_times = $3, accepted_time = $4, closing_note = $5, closed_by = $6
+         set state = $2, proposed_times = $3, accepted_time = $4, closing_note = $5, closed_by = $6,
+             proposed_by = $7
          where id = $1",
         id,
         change.state as State,
         change.proposed_times,
         change.accepted_time,
         change.closing_note,
-        change.closed_by
+        change.closed_by,
+        change.proposed_by
     )
     .execute(conn)
     .await?;
@@ -230,6 +236,21 @@ pub async fn cancel_open_between(conn: &mut PgConnection, blocker: i64, blocked:
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Cancels every open invitation of a member being suspended, naming no one, and gives them as
+/// they now are, for the other sides' notices. An agreed coffee is called off too, so nobody is
+/// asked "did you meet?" about it.
+pub async fn cancel_all_open_of(conn: &mut PgConnection, member: i64) -> sqlx::Result<Vec<Invitation>> {
+    let ids = sqlx::query_scalar!(
+        "update invitations set state = 'cancelled', closed_by = null
+         where state in ('pending', 'countered', 'accepted') and (inviter_id = $1 or invitee_id = $1)
+         returning id",
+        member
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    select_invitations!("where i.id = any($1) order by i.id", &ids).fetch_all(conn).await
 }
 
 /// A "they didn't come" answer, for the admins' list.

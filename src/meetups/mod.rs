@@ -9,11 +9,10 @@ pub mod store;
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -26,6 +25,7 @@ use crate::members::model::{Member, Status};
 use crate::notify::model::{Kind, Notice};
 use crate::social::store::MetHow;
 use crate::venues::model::{Venue, VenueStatus};
+use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{ANNOUNCEMENT_FIELD, Meetup, MeetupForm, Part, Repeat, RsvpStatus, Visibility, notice, ordinal};
 use store::Attendee;
@@ -33,20 +33,22 @@ use store::Attendee;
 /// Meetups per page of `/meetups`.
 const PAGE_SIZE: i64 = 20;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/meetups", get(list_meetups))
-        .route("/meetups/new", get(new_meetup_form).post(create_meetup))
-        .route("/meetups/{id}", get(show_meetup))
-        .route("/meetups/{id}/edit", get(edit_meetup_form).post(update_meetup))
-        .route("/meetups/{id}/cancel", post(cancel_meetup))
-        .route("/meetups/{id}/rsvp", post(rsvp))
-        .route("/meetups/{id}/rsvp/cancel", post(cancel_rsvp))
-        .route("/meetups/{id}/invite-followers", post(invite_followers))
-        .route("/meetups/{id}/announce", post(announce))
-        .route("/meetups/{id}/check-in", post(check_in))
-        .route("/meetups/{id}/met", post(tick_met))
-        .route("/organise", get(list_organised))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/meetups", list_meetups)
+        .get("/meetups/new", new_meetup_form)
+        .post("/meetups/new", create_meetup)
+        .get("/meetups/{id}", show_meetup)
+        .get("/meetups/{id}/edit", edit_meetup_form)
+        .post("/meetups/{id}/edit", update_meetup)
+        .post("/meetups/{id}/cancel", cancel_meetup)
+        .post("/meetups/{id}/rsvp", rsvp)
+        .post("/meetups/{id}/rsvp/cancel", cancel_rsvp)
+        .post("/meetups/{id}/invite-followers", invite_followers)
+        .post("/meetups/{id}/announce", announce)
+        .post("/meetups/{id}/check-in", check_in)
+        .post("/meetups/{id}/met", tick_met)
+        .get("/organise", list_organised)
 }
 
 /// Who is looking at a meetup, and what they may do with it.
@@ -396,17 +398,42 @@ async fn cancel_meetup(
     let mut tx = state.pool.begin().await?;
     let meetup = lock_for_manager(&mut tx, &member, id).await?;
     still_changeable(&meetup)?;
-    store::cancel_meetup(&mut tx, id).await?;
-    let cancelled = store::find_meetup(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
-    let people = store::list_rsvp_members(&mut tx, id, &[RsvpStatus::Going, RsvpStatus::Waitlisted]).await?;
-    tell(&mut tx, &people, &notice(Kind::MeetupCancelled, &cancelled, "")).await?;
+    let told = cancel_and_tell(&mut tx, id).await?;
     tx.commit().await?;
-    back_to_meetup(
-        &session,
-        id,
-        format!("The meetup is cancelled. Told {} going or waiting.", people_count(people.len())),
-    )
-    .await
+    back_to_meetup(&session, id, format!("The meetup is cancelled. Told {} going or waiting.", people_count(told)))
+        .await
+}
+
+/// Cancels a meetup whose lock the caller holds and tells everyone going or waiting, giving no
+/// reason. Gives how many were told.
+async fn cancel_and_tell(conn: &mut sqlx::PgConnection, id: i64) -> AppResult<usize> {
+    store::cancel_meetup(&mut *conn, id).await?;
+    let cancelled = store::find_meetup(&mut *conn, id).await?.ok_or(AppError::NotFound)?;
+    let people = store::list_rsvp_members(&mut *conn, id, &[RsvpStatus::Going, RsvpStatus::Waitlisted]).await?;
+    tell(&mut *conn, &people, &notice(Kind::MeetupCancelled, &cancelled, "")).await?;
+    Ok(people.len())
+}
+
+/// What a suspension does to a member's meetups, on the suspension's transaction: the ones they
+/// host that are still ahead are cancelled with notice to everyone going or waiting, and their
+/// own seats and places in line are given up, each freed seat going to the next in line.
+/// Meetups are locked in id order, as everywhere. Gives (meetups cancelled, places given up).
+pub async fn withdraw_member(conn: &mut sqlx::PgConnection, member: i64) -> AppResult<(usize, usize)> {
+    let hosted = store::list_upcoming_hosted(&mut *conn, member).await?;
+    for &id in &hosted {
+        if store::lock_meetup(&mut *conn, id).await? {
+            cancel_and_tell(&mut *conn, id).await?;
+        }
+    }
+    let attending = store::list_upcoming_rsvps(&mut *conn, member).await?;
+    for &id in &attending {
+        if store::lock_meetup(&mut *conn, id).await?
+            && store::cancel_rsvp(&mut *conn, id, member).await? == Some(RsvpStatus::Going)
+        {
+            seat_waitlist(&mut *conn, id).await?;
+        }
+    }
+    Ok((hosted.len(), attending.len()))
 }
 
 #[derive(Template, WebTemplate)]

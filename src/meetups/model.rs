@@ -476,7 +476,8 @@ pub fn notice(kind: Kind, meetup: &Meetup, extra: &str) -> Notice {
     body.push(format!("When: {} to {}", meetup.when(), meetup.until()));
     body.push(format!("Where: {}", meetup.place()));
     body.push(format!("Organised by {organiser} (@{})", meetup.organiser_handle));
-    Notice { kind, text, body: body.join("\n"), link: format!("/meetups/{}", meetup.id) }
+    let (link, actor) = (format!("/meetups/{}", meetup.id), Some(meetup.organiser_id));
+    Notice { kind, text, body: body.join("\n"), link, actor }
 }
 
 #[cfg(test)]

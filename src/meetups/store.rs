@@ -47,7 +47,8 @@ pub async fn lock_meetup(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool>
 
 /// Upcoming meetups `viewer` may see, soonest first, after the keyset `after` (the last
 /// meetup's start and id on the previous page): public ones, and followers-only ones of
-/// organisers they follow (or their own); never across a block; never a suspended organiser's.
+/// organisers they follow (or their own); never across a block; never a suspended or hidden
+/// organiser's, except a hidden organiser's own (the viewer is logged in, so not suspended).
 pub async fn list_upcoming(
     db: impl PgExecutor<'_>,
     viewer: Option<i64>,
@@ -58,7 +59,7 @@ pub async fn list_upcoming(
 ) -> sqlx::Result<Vec<Meetup>> {
     let (after_start, after_id) = after.unzip();
     select_meetups!(
-        "where m.cancelled_at is null and m.starts_at > now() and o.status = 'active'
+        "where m.cancelled_at is null and m.starts_at > now() and (o.status = 'active' or m.organiser_id = $1)
            and ($2::text is null or lower(v.city) = lower($2))
            and ($4::timestamptz is null or (m.starts_at, m.id) > ($4, $5))
            and ((m.organiser_id = $1 and not $3)
@@ -185,6 +186,29 @@ pub async fn cancel_meetup(conn: &mut PgConnection, id: i64) -> sqlx::Result<()>
     Ok(())
 }
 
+/// The meetups a member hosts that are still ahead and not cancelled, smallest id first (the
+/// order their locks are taken in).
+pub async fn list_upcoming_hosted(db: impl PgExecutor<'_>, organiser: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar!(
+        "select id from meetups where organiser_id = $1 and cancelled_at is null and starts_at > now() order by id",
+        organiser
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The meetups still ahead where a member is going or waiting, smallest id first.
+pub async fn list_upcoming_rsvps(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar!(
+        "select m.id from rsvps r join meetups m on m.id = r.meetup_id
+         where r.member_id = $1 and r.status <> 'cancelled' and m.cancelled_at is null and m.starts_at > now()
+         order by m.id",
+        member
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// Marks the followers as told; false when they already were (it is done once a meetup).
 pub async fn mark_followers_invited(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool> {
     let done = sqlx::query!(
@@ -255,14 +279,16 @@ pub async fn cancel_rsvp(conn: &mut PgConnection, meetup: i64, member: i64) -> s
 }
 
 /// Moves the first `seats` on the waitlist, in arrival order, to going; gives who moved. Call
-/// it holding the meetup's lock.
+/// it holding the meetup's lock. Suspended members are passed over: they keep their place,
+/// for nothing, and a seat never goes to them.
 pub async fn promote_waitlisted(conn: &mut PgConnection, meetup: i64, seats: i64) -> sqlx::Result<Vec<i64>> {
     sqlx::query_scalar!(
         "update rsvps set status = 'going'
          where meetup_id = $1 and member_id in (
-             select member_id from rsvps
-             where meetup_id = $1 and status = 'waitlisted'
-             order by arrival
+             select r.member_id from rsvps r
+             join members m on m.id = r.member_id
+             where r.meetup_id = $1 and r.status = 'waitlisted' and m.status <> 'suspended'
+             order by r.arrival
              limit $2
          )
          returning member_id",
@@ -305,8 +331,8 @@ pub struct Attendee {
 }
 
 /// Who is going and waitlisted (in arrival order), as `viewer` may see them: nobody who is in a
-/// block with the viewer either way, and no suspended member. Waitlist places are counted
-/// before that filter, so they are everyone's true places.
+/// block with the viewer either way, and no suspended or hidden member but the viewer. Waitlist
+/// places are counted before that filter, so they are everyone's true places.
 pub async fn list_attendees(db: impl PgExecutor<'_>, meetup: i64, viewer: i64) -> sqlx::Result<Vec<Attendee>> {
     sqlx::query_as!(
         Attendee,
@@ -322,7 +348,7 @@ pub async fn list_attendees(db: impl PgExecutor<'_>, meetup: i64, viewer: i64) -
                  from rsvps
                  where meetup_id = $1 and status <> 'cancelled') as r
            join members m on m.id = r.member_id
-           where m.status = 'active'
+           where (m.status = 'active' or m.id = $2)
              and not exists (select from blocks b
                              where (b.blocker_id = $2 and b.blocked_id = r.member_id)
                                 or (b.blocker_id = r.member_id and b.blocked_id = $2))

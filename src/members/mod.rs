@@ -6,11 +6,10 @@ pub mod store;
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use tower_sessions::Session;
 
 use crate::AppState;
@@ -21,20 +20,24 @@ use crate::meetups::model::{Meetup, RsvpStatus};
 use crate::meetups::store::{MeetupNoShow, Rsvp};
 use crate::social;
 use crate::social::store::{ClaimForMe, NeverMet, PendingClaim, Relation};
+use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{InvitePolicy, Privacy, PrivacyForm, Profile, ProfileForm, ProfileUpdate, WEEKDAYS, WindowForm};
 use store::{DirectoryEntry, DirectoryFilter, WindowRow};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(show_home))
-        .route("/m/{handle}", get(show_profile))
-        .route("/people", get(show_directory))
-        .route("/settings", get(|| async { Redirect::to("/settings/profile") }))
-        .route("/settings/profile", get(edit_profile_form).post(update_profile))
-        .route("/settings/availability", get(edit_availability_form).post(add_window))
-        .route("/settings/availability/{id}/delete", post(delete_window))
-        .route("/settings/privacy", get(edit_privacy_form).post(update_privacy))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/", show_home)
+        .get("/m/{handle}", show_profile)
+        .get("/people", show_directory)
+        .get("/settings", || async { Redirect::to("/settings/profile") })
+        .get("/settings/profile", edit_profile_form)
+        .post("/settings/profile", update_profile)
+        .get("/settings/availability", edit_availability_form)
+        .post("/settings/availability", add_window)
+        .post("/settings/availability/{id}/delete", delete_window)
+        .get("/settings/privacy", edit_privacy_form)
+        .post("/settings/privacy", update_privacy)
 }
 
 #[derive(Template, WebTemplate)]
@@ -209,6 +212,8 @@ struct ProfilePage {
     addresses: Vec<String>,
     /// Upcoming meetups this member organises that the viewer may see.
     meetups: Vec<Meetup>,
+    /// The viewer's own profile, hidden from everyone else by an admin.
+    hidden_from_others: bool,
 }
 
 impl ProfilePage {
@@ -243,7 +248,20 @@ async fn show_profile(
     };
     let addresses = social::store::list_addresses(&state.pool, profile.id).await?;
     let meetups = crate::meetups::store::list_organised_for(&state.pool, profile.id, viewer.id).await?;
-    Ok(ProfilePage { layout, profile, is_self, relation, claim, followers, following, addresses, meetups })
+    // Only the owner reaches a hidden profile (`find_visible_profile`); they are told so.
+    let hidden_from_others = is_self && viewer.status == model::Status::Hidden;
+    Ok(ProfilePage {
+        layout,
+        profile,
+        is_self,
+        relation,
+        claim,
+        followers,
+        following,
+        addresses,
+        meetups,
+        hidden_from_others,
+    })
 }
 
 #[derive(Template, WebTemplate)]

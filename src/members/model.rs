@@ -43,6 +43,9 @@ impl fmt::Display for Role {
 #[sqlx(type_name = "member_status", rename_all = "lowercase")]
 pub enum Status {
     Active,
+    /// Hidden from everyone else by an admin (out of the directory, lists, search and
+    /// matching; the profile is 404 to others), but still able to log in and use Cuppa.
+    Hidden,
     Suspended,
 }
 
@@ -87,6 +90,8 @@ pub struct Member {
     pub time_zone: String,
     /// Where the member lives ("" when not said): pages that list things by city start there.
     pub city: String,
+    /// An admin's warning waits to be read: every page sends them to it first.
+    pub warned: bool,
 }
 
 impl Member {

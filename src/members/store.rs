@@ -28,7 +28,9 @@ pub struct WindowRow {
 pub async fn find_session_member(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Member>> {
     sqlx::query_as!(
         Member,
-        r#"select id, handle, display_name, role as "role: Role", status as "status: Status", time_zone, city
+        r#"select id, handle, display_name, role as "role: Role", status as "status: Status", time_zone, city,
+                  exists (select from member_warnings w where w.member_id = members.id and w.acknowledged_at is null)
+                      as "warned!"
            from members
            where id = $1"#,
         id
@@ -80,9 +82,20 @@ pub async fn insert_member(db: impl PgExecutor<'_>, new: &NewMember<'_>) -> sqlx
     .await
 }
 
-/// An active member's profile; suspended members have none to show. A string that cannot be
-/// a handle (say, with a NUL byte from a percent-decoded URL) is nobody's, without asking.
+/// An active member's profile, as anyone may see it; suspended and hidden members have none
+/// to show. A string that cannot be a handle (say, with a NUL byte from a percent-decoded URL)
+/// is nobody's, without asking.
 pub async fn find_profile(db: impl PgExecutor<'_>, handle: &str) -> sqlx::Result<Option<Profile>> {
+    find_profile_for(db, handle, None).await
+}
+
+/// The profile as `viewer` may see it: an active member's, or the viewer's own while an admin
+/// has hidden it (to everyone else it does not exist).
+pub async fn find_profile_for(
+    db: impl PgExecutor<'_>,
+    handle: &str,
+    viewer: Option<i64>,
+) -> sqlx::Result<Option<Profile>> {
     if !super::model::is_valid_handle(handle) {
         return Ok(None);
     }
@@ -90,8 +103,10 @@ pub async fn find_profile(db: impl PgExecutor<'_>, handle: &str) -> sqlx::Result
         Profile,
         r#"select id, handle, display_name, bio, city, time_zone, interests, created_at
            from members
-           where lower(handle) = lower($1) and status = 'active'"#,
-        handle
+           where lower(handle) = lower($1)
+             and (status = 'active' or (id = $2 and status = 'hidden'))"#,
+        handle,
+        viewer
     )
     .fetch_optional(db)
     .await

@@ -13,10 +13,9 @@ use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::Redirect;
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -24,6 +23,7 @@ use tower_sessions::Session;
 use crate::AppState;
 use crate::auth::CurrentMember;
 use crate::error::{AppError, AppResult};
+use crate::web::routes::Routes;
 use crate::web::{Flash, Layout, safe_next};
 use model::Kind;
 use store::NotificationRow;
@@ -31,12 +31,13 @@ use store::NotificationRow;
 /// Notifications per page.
 const PAGE_SIZE: i64 = 30;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/notifications", get(list_notifications))
-        .route("/notifications/read-all", post(mark_all_read))
-        .route("/notifications/{id}/read", post(mark_read))
-        .route("/settings/notifications", get(edit_email_settings_form).post(update_email_settings))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/notifications", list_notifications)
+        .post("/notifications/read-all", mark_all_read)
+        .post("/notifications/{id}/read", mark_read)
+        .get("/settings/notifications", edit_email_settings_form)
+        .post("/settings/notifications", update_email_settings)
 }
 
 #[derive(Debug, Default, Deserialize)]

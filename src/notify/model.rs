@@ -21,6 +21,7 @@ pub enum Kind {
     VenueApproved,
     VenueRejected,
     SuggestionMade,
+    SuggestionWithdrawn,
     MeetupInvited,
     MeetupPromoted,
     MeetupChanged,
@@ -29,7 +30,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::InvitationReceived,
         Kind::InvitationCountered,
         Kind::InvitationAccepted,
@@ -41,6 +42,7 @@ impl Kind {
         Kind::VenueApproved,
         Kind::VenueRejected,
         Kind::SuggestionMade,
+        Kind::SuggestionWithdrawn,
         Kind::MeetupInvited,
         Kind::MeetupPromoted,
         Kind::MeetupChanged,
@@ -62,6 +64,7 @@ impl Kind {
             Kind::VenueApproved => "venue_approved",
             Kind::VenueRejected => "venue_rejected",
             Kind::SuggestionMade => "suggestion_made",
+            Kind::SuggestionWithdrawn => "suggestion_withdrawn",
             Kind::MeetupInvited => "meetup_invited",
             Kind::MeetupPromoted => "meetup_promoted",
             Kind::MeetupChanged => "meetup_changed",
@@ -84,6 +87,7 @@ impl Kind {
             Kind::VenueApproved => "A place I proposed is approved",
             Kind::VenueRejected => "A place I proposed is not approved",
             Kind::SuggestionMade => "Cuppa suggests a coffee",
+            Kind::SuggestionWithdrawn => "A suggested coffee is called off",
             Kind::MeetupInvited => "An organiser I follow invites me to a meetup",
             Kind::MeetupPromoted => "A seat frees up for me at a meetup",
             Kind::MeetupChanged => "A meetup I am going to moves",
@@ -101,6 +105,10 @@ pub struct Notice {
     pub text: String,
     pub body: String,
     pub link: String,
+    /// The member it is about (and names): the other side of an invitation or a suggestion, a
+    /// meetup's organiser; none for news from Cuppa itself. Stored as `notifications.actor_id`,
+    /// so that a block can take away what names the other person.
+    pub actor: Option<i64>,
 }
 
 /// The kinds a member turned email off for, from the settings form: one checkbox per kind,

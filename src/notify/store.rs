@@ -19,14 +19,16 @@ pub async fn record_all(conn: &mut PgConnection, notices: &[(i64, Notice)]) -> s
     let text_of = |f: fn(&Notice) -> &str| notices.iter().map(|(_, n)| f(n).to_owned()).collect::<Vec<String>>();
     let (kinds, texts) = (text_of(|n| n.kind.value()), text_of(|n| &n.text));
     let (bodies, links) = (text_of(|n| &n.body), text_of(|n| &n.link));
+    let actors: Vec<Option<i64>> = notices.iter().map(|(_, n)| n.actor).collect();
     sqlx::query!(
         "with news as (
-             select member_id, kind::notification_kind as kind, text, body, link
-             from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) as n(member_id, kind, text, body, link)
+             select member_id, kind::notification_kind as kind, text, body, link, actor_id
+             from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+                  as n(member_id, kind, text, body, link, actor_id)
          ),
          shown as (
-             insert into notifications (member_id, kind, text, link)
-             select member_id, kind, text, link from news
+             insert into notifications (member_id, kind, text, link, actor_id)
+             select member_id, kind, text, link, actor_id from news
          )
          insert into outbox (member_id, kind, to_address, subject, body, link)
          select m.id, n.kind, m.email, n.text, n.body, n.link
@@ -37,7 +39,8 @@ pub async fn record_all(conn: &mut PgConnection, notices: &[(i64, Notice)]) -> s
         &kinds,
         &texts,
         &bodies,
-        &links
+        &links,
+        &actors as &[Option<i64>]
     )
     .execute(&mut *conn)
     .await?;
@@ -59,8 +62,8 @@ pub async fn record_for_followers(conn: &mut PgConnection, member: i64, notice: 
                                     or (b.blocker_id = m.id and b.blocked_id = $1))
            ),
            shown as (
-               insert into notifications (member_id, kind, text, link)
-               select id, $2, $3, $5 from told
+               insert into notifications (member_id, kind, text, link, actor_id)
+               select id, $2, $3, $5, $6 from told
                returning 1
            ),
            mailed as (
@@ -74,10 +77,26 @@ pub async fn record_for_followers(conn: &mut PgConnection, member: i64, notice: 
         notice.kind as Kind,
         notice.text,
         notice.body,
-        notice.link
+        notice.link,
+        notice.actor
     )
     .fetch_one(&mut *conn)
     .await
+}
+
+/// Deletes the notifications of each of the two that name the other (`actor_id`), in the
+/// caller's transaction: a block takes away what was said before it, so neither keeps seeing
+/// the other's name. Reads the partial index `notifications_actor`.
+pub async fn delete_naming_each_other(conn: &mut PgConnection, one: i64, other: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "delete from notifications
+         where (actor_id = $2 and member_id = $1) or (actor_id = $1 and member_id = $2)",
+        one,
+        other
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// One line of the notifications page.

@@ -33,8 +33,8 @@ pub struct Candidate {
 /// - they were not suggested to each other in a round of the last `cool_down_weeks` weeks
 ///   before `period`, nor did one of them decline a suggestion of the other since `declined_after`.
 ///
-/// Who is eligible is the `scheduler_eligible` view. Admins cannot hide profiles yet (moderation
-/// is not built); when they can, the view is where hidden members are left out.
+/// Who is eligible is the `scheduler_eligible` view: it asks for `status = 'active'`, so
+/// suspended members and those an admin has hidden are never candidates.
 pub async fn list_candidates(
     db: impl PgExecutor<'_>,
     period: NaiveDate,

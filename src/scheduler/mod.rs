@@ -13,10 +13,9 @@ pub mod store;
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::Redirect;
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use chrono::{DateTime, TimeDelta, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -27,7 +26,9 @@ use crate::auth::{Admin, CurrentMember};
 use crate::error::{AppError, AppResult};
 use crate::invitations::model::local_label;
 use crate::members::model::{InvitePolicy, Member};
+use crate::moderation::audit;
 use crate::venues::model::VenueStatus;
+use crate::web::routes::Routes;
 use crate::web::{Flash, Layout};
 use round::Outcome;
 use store::{RoundFigures, Suggestion, SuggestionState};
@@ -77,15 +78,15 @@ pub const MIN_NOTICE: TimeDelta = TimeDelta::hours(2);
 /// How many rounds without a suggestion before the page explains why.
 const EXPLAIN_AFTER_ROUNDS: i64 = 2;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/suggestions", get(show_suggestions))
-        .route("/suggestions/pause", post(pause_matching))
-        .route("/suggestions/resume", post(resume_matching))
-        .route("/suggestions/{id}/accept", post(accept_suggestion))
-        .route("/suggestions/{id}/decline", post(decline_suggestion))
-        .route("/admin/scheduler", get(show_scheduler))
-        .route("/admin/scheduler/run", post(run_round))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/suggestions", show_suggestions)
+        .post("/suggestions/pause", pause_matching)
+        .post("/suggestions/resume", resume_matching)
+        .post("/suggestions/{id}/accept", accept_suggestion)
+        .post("/suggestions/{id}/decline", decline_suggestion)
+        .get("/admin/scheduler", show_scheduler)
+        .post("/admin/scheduler/run", run_round)
 }
 
 /// Why a member has no suggestion, and what they can change about it.
@@ -214,6 +215,15 @@ async fn explain(
     Ok(if common == 0 { Reason::NoCommonHour { people: partners.len() } } else { Reason::Waiting { people: common } })
 }
 
+/// Withdraws a suspended member's open suggestions and tells each other side, naming no
+/// reason, on the suspension's transaction. Gives how many.
+pub async fn withdraw_member(conn: &mut sqlx::PgConnection, member: i64) -> sqlx::Result<usize> {
+    let taken = store::withdraw_open_of(&mut *conn, member).await?;
+    let notices: Vec<_> = taken.iter().map(|t| (t.other_id, round::withdrawn_notice(t))).collect();
+    crate::notify::store::record_all(conn, &notices).await?;
+    Ok(taken.len())
+}
+
 /// Loads one of the member's suggestions, locked, and checks it is still open.
 async fn lock_open(conn: &mut sqlx::PgConnection, member: &Member, id: i64) -> AppResult<Suggestion> {
     let suggestion = store::lock_suggestion(conn, member.id, id).await?.ok_or(AppError::NotFound)?;
@@ -227,6 +237,9 @@ async fn lock_open(conn: &mut sqlx::PgConnection, member: &Member, id: i64) -> A
             suggestion.other_name
         ))),
         SuggestionState::Declined => Err(AppError::Conflict("This suggestion was already declined.".to_owned())),
+        SuggestionState::Withdrawn => {
+            Err(AppError::Conflict("This suggestion was withdrawn: the coffee will not take place.".to_owned()))
+        }
     }
 }
 
@@ -375,6 +388,17 @@ async fn run_round(
     Form(form): Form<RunForm>,
 ) -> AppResult<Redirect> {
     let dry_run = form.dry_run.is_some();
+    if !dry_run {
+        // The asking is what is audited: the round itself may finish after this request.
+        let entry = audit::Entry {
+            action: audit::Action::RunRound,
+            target_member: None,
+            target: "this week's round".to_owned(),
+            detail: String::new(),
+            reason: String::new(),
+        };
+        audit::record(&mut *state.pool.acquire().await?, audit::Actor::Admin(&admin), &entry).await?;
+    }
     // Spawned, so that a round longer than the request still finishes (and commits).
     let round = tokio::spawn({
         let (pool, settings) = (state.pool.clone(), state.scheduler.clone());

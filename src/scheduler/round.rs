@@ -157,7 +157,22 @@ fn notice(to: &Person, other: &Person, place: &str, starts_at: DateTime<Utc>) ->
          invitation from you; decline and Cuppa will not suggest the two of you again for a while.",
         other.display_name
     );
-    Notice { kind: Kind::SuggestionMade, text, body, link: "/suggestions".to_owned() }
+    Notice { kind: Kind::SuggestionMade, text, body, link: "/suggestions".to_owned(), actor: Some(other.id) }
+}
+
+/// What the other side is told when a suggestion is withdrawn: that it is off, and no reason.
+pub fn withdrawn_notice(taken: &store::Withdrawn) -> Notice {
+    let when = local_label(taken.starts_at, taken.other_zone.parse().unwrap_or(Tz::UTC));
+    let text = format!("The suggested coffee with {} ({when} at {}) is off", taken.member_name, taken.venue_name);
+    let body =
+        format!("{text}.\n\nIt will not take place. Later rounds will suggest other people you are connected with.");
+    Notice {
+        kind: Kind::SuggestionWithdrawn,
+        text,
+        body,
+        link: "/suggestions".to_owned(),
+        actor: Some(taken.member_id),
+    }
 }
 
 /// Runs each week's round once it is due, checking every few minutes, so a server that was

@@ -232,6 +232,8 @@ pub enum SuggestionState {
     Open,
     Accepted,
     Declined,
+    /// Taken back because one of the two was suspended.
+    Withdrawn,
 }
 
 /// The member's suggestions whose hour is still ahead, newest round first; the other member's
@@ -292,4 +294,37 @@ pub async fn answer_suggestion(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// An open suggestion taken back from a suspended member, as the other side is told of it.
+pub struct Withdrawn {
+    pub member_id: i64,
+    pub other_id: i64,
+    pub other_zone: String,
+    pub member_name: String,
+    pub venue_name: String,
+    pub starts_at: DateTime<Utc>,
+}
+
+/// Withdraws every open suggestion of `member` (being suspended); gives each for the other
+/// side's notice. Withdrawn is not declined: it counts against neither in later rounds.
+pub async fn withdraw_open_of(conn: &mut PgConnection, member: i64) -> sqlx::Result<Vec<Withdrawn>> {
+    sqlx::query_as!(
+        Withdrawn,
+        r#"with taken as (
+               update suggestions set state = 'withdrawn', answered_by = $1, answered_at = now()
+               where state = 'open' and (a_id = $1 or b_id = $1)
+               returning case when a_id = $1 then b_id else a_id end as other_id, venue_id, starts_at
+           )
+           select m.id as member_id, t.other_id as "other_id!", o.time_zone as other_zone, m.display_name as member_name,
+                  v.name as venue_name, t.starts_at
+           from taken t
+           join members o on o.id = t.other_id
+           join members m on m.id = $1
+           join venues v on v.id = t.venue_id
+           order by t.other_id"#,
+        member
+    )
+    .fetch_all(conn)
+    .await
 }

@@ -8,11 +8,10 @@ pub mod store;
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 use sqlx::PgPool;
 use tower_sessions::Session;
@@ -22,31 +21,34 @@ use crate::auth::CurrentMember;
 use crate::error::{AppError, AppResult};
 use crate::members::model::Profile;
 use crate::members::store as members;
+use crate::web::routes::Routes;
 use crate::web::{Flash, Layout, csrf, safe_next};
 use store::{FollowSide, ListedMember, Relation};
 
 /// Members per page in follower and following lists.
 const PAGE_SIZE: i64 = 30;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/m/{handle}/follow", post(follow))
-        .route("/m/{handle}/unfollow", post(unfollow))
-        .route("/m/{handle}/block", post(block))
-        .route("/m/{handle}/unblock", post(unblock))
-        .route("/m/{handle}/followers", get(list_followers))
-        .route("/m/{handle}/following", get(list_following))
-        .route("/settings/blocked", get(list_blocked))
-        .route("/settings/import", get(import_form).post(import_follows))
-        .route("/m/{handle}/met", post(claim_met))
-        .route("/met-claims/{id}/confirm", post(confirm_claim))
-        .route("/met-claims/{id}/decline", post(decline_claim))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .post("/m/{handle}/follow", follow)
+        .post("/m/{handle}/unfollow", unfollow)
+        .post("/m/{handle}/block", block)
+        .post("/m/{handle}/unblock", unblock)
+        .get("/m/{handle}/followers", list_followers)
+        .get("/m/{handle}/following", list_following)
+        .get("/settings/blocked", list_blocked)
+        .get("/settings/import", import_form)
+        .post("/settings/import", import_follows)
+        .post("/m/{handle}/met", claim_met)
+        .post("/met-claims/{id}/confirm", confirm_claim)
+        .post("/met-claims/{id}/decline", decline_claim)
 }
 
-/// A profile `viewer` may see, with how they stand towards it. Missing, suspended and blocked
-/// (either way) all answer the same 404, so a block cannot be told from a departure.
+/// A profile `viewer` may see, with how they stand towards it. Missing, suspended, hidden (by
+/// an admin, unless it is the viewer's own) and blocked (either way) all answer the same 404,
+/// so a block cannot be told from a departure.
 pub async fn find_visible_profile(pool: &PgPool, viewer: i64, handle: &str) -> AppResult<(Profile, Relation)> {
-    let profile = members::find_profile(pool, handle).await?.ok_or(AppError::NotFound)?;
+    let profile = members::find_profile_for(pool, handle, Some(viewer)).await?.ok_or(AppError::NotFound)?;
     let relation = store::get_relation(pool, viewer, profile.id).await?;
     if relation.blocked_either_way() {
         return Err(AppError::NotFound);

@@ -22,6 +22,7 @@ impl Relation {
 /// A member in a list of follows, with whether the viewer follows them.
 #[derive(Clone, Debug)]
 pub struct ListedMember {
+    pub id: i64,
     pub handle: String,
     pub display_name: String,
     pub city: String,
@@ -102,12 +103,13 @@ pub async fn delete_follow(db: impl PgExecutor<'_>, follower: i64, followee: i64
 }
 
 /// Followers and followed as `viewer` may count them: active members only (written as "not
-/// suspended", so that the check reads the small partial index instead of every counted
-/// member's row), and nobody in a block with the viewer, as in the lists.
+/// active" to leave out, so that the check reads the small partial index `members_inactive`
+/// instead of every counted member's row: suspended and hidden members are left out), and
+/// nobody in a block with the viewer, as in the lists.
 pub async fn get_counts(db: impl PgExecutor<'_>, member: i64, viewer: i64) -> sqlx::Result<(i64, i64)> {
     let row = sqlx::query!(
         r#"with hidden as (
-               select id from members where status = 'suspended'
+               select id from members where status <> 'active'
                union
                select blocked_id from blocks where blocker_id = $2
                union
@@ -153,7 +155,7 @@ pub async fn list_follows(
         FollowSide::Followers => {
             sqlx::query_as!(
                 ListedMember,
-                r#"select m.handle, m.display_name, m.city,
+                r#"select m.id, m.handle, m.display_name, m.city,
                           exists (select from follows v where v.follower_id = $2 and v.followee_id = m.id) as "viewer_follows!"
                    from follows f
                    join members m on m.id = f.follower_id
@@ -175,7 +177,7 @@ pub async fn list_follows(
         FollowSide::Following => {
             sqlx::query_as!(
                 ListedMember,
-                r#"select m.handle, m.display_name, m.city,
+                r#"select m.id, m.handle, m.display_name, m.city,
                           exists (select from follows v where v.follower_id = $2 and v.followee_id = m.id) as "viewer_follows!"
                    from follows f
                    join members m on m.id = f.followee_id
@@ -198,8 +200,9 @@ pub async fn list_follows(
 }
 
 /// Blocks `blocked`, removes the follows between the two, declines any pending "we have met"
-/// claim and quietly cancels any open invitation between them, in the caller's transaction
-/// (which holds both graph locks).
+/// claim, quietly cancels any open invitation between them and deletes each one's
+/// notifications that name the other, in the caller's transaction (which holds both graph
+/// locks).
 pub async fn insert_block(conn: &mut PgConnection, blocker: i64, blocked: i64) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into blocks (blocker_id, blocked_id) values ($1, $2) on conflict do nothing",
@@ -225,6 +228,7 @@ pub async fn insert_block(conn: &mut PgConnection, blocker: i64, blocked: i64) -
     )
     .execute(&mut *conn)
     .await?;
+    crate::notify::store::delete_naming_each_other(conn, blocker, blocked).await?;
     crate::invitations::store::cancel_open_between(conn, blocker, blocked).await
 }
 
@@ -233,12 +237,12 @@ pub async fn delete_block(db: impl PgExecutor<'_>, blocker: i64, blocked: i64) -
     Ok(())
 }
 
-/// The active members `blocker` has blocked, most recent first. Blocks of suspended members
-/// still stand (and show again if they are reinstated).
+/// The active members `blocker` has blocked, most recent first. Blocks of suspended or hidden
+/// members still stand (and show again if they are reinstated).
 pub async fn list_blocked(db: impl PgExecutor<'_>, blocker: i64) -> sqlx::Result<Vec<ListedMember>> {
     sqlx::query_as!(
         ListedMember,
-        r#"select m.handle, m.display_name, m.city, false as "viewer_follows!"
+        r#"select m.id, m.handle, m.display_name, m.city, false as "viewer_follows!"
            from blocks b
            join members m on m.id = b.blocked_id
            where b.blocker_id = $1 and m.status = 'active'
@@ -460,7 +464,8 @@ pub async fn list_recent_connections(db: impl PgExecutor<'_>, member: i64, pool:
     .await
 }
 
-/// How many active members `member` follows, and how many of those they have met.
+/// How many active members `member` follows, and how many of those they have met (suspended
+/// and hidden ones left out through the small partial index `members_inactive`).
 pub async fn get_met_figures(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<(i64, i64)> {
     let row = sqlx::query!(
         r#"select count(*) as "following!",
@@ -470,7 +475,7 @@ pub async fn get_met_figures(db: impl PgExecutor<'_>, member: i64) -> sqlx::Resu
                   )) as "met!"
            from follows f
            where f.follower_id = $1
-             and not exists (select from members s where s.id = f.followee_id and s.status = 'suspended')"#,
+             and not exists (select from members s where s.id = f.followee_id and s.status <> 'active')"#,
         member
     )
     .fetch_one(db)

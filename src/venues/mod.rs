@@ -7,27 +7,30 @@ pub mod store;
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::AppState;
 use crate::auth::{Admin, CurrentMember};
 use crate::error::{AppError, AppResult};
+use crate::members::model::Member;
+use crate::moderation::audit;
+use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{Venue, VenueForm, VenueStatus};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/venues", get(list_venues))
-        .route("/venues/new", get(propose_venue_form).post(propose_venue))
-        .route("/admin/venues", get(review_venues))
-        .route("/admin/venues/{id}/approve", post(approve_venue))
-        .route("/admin/venues/{id}/reject", post(reject_venue))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/venues", list_venues)
+        .get("/venues/new", propose_venue_form)
+        .post("/venues/new", propose_venue)
+        .get("/admin/venues", review_venues)
+        .post("/admin/venues/{id}/approve", approve_venue)
+        .post("/admin/venues/{id}/reject", reject_venue)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,12 +135,12 @@ async fn review_venues(State(state): State<AppState>, Admin(_): Admin, layout: L
 async fn decide(
     state: &AppState,
     session: &Session,
-    admin: i64,
+    admin: &Member,
     id: i64,
     decision: VenueStatus,
 ) -> AppResult<Redirect> {
     let mut tx = state.pool.begin().await?;
-    let Some(decided) = store::decide_venue(&mut *tx, id, decision, admin).await? else {
+    let Some(decided) = store::decide_venue(&mut *tx, id, decision, admin.id).await? else {
         return Err(AppError::Conflict("This proposal has already been decided, or no longer exists.".to_owned()));
     };
     if let Some(proposer) = decided.proposed_by {
@@ -148,6 +151,16 @@ async fn decide(
         )
         .await?;
     }
+    let action =
+        if decision == VenueStatus::Approved { audit::Action::ApproveVenue } else { audit::Action::RejectVenue };
+    let entry = audit::Entry {
+        action,
+        target_member: None,
+        target: format!("venue {id}: {}, {}", decided.name, decided.city),
+        detail: String::new(),
+        reason: String::new(),
+    };
+    audit::record(&mut tx, audit::Actor::Admin(admin), &entry).await?;
     tx.commit().await?;
     let done = if decision == VenueStatus::Approved { "Approved: members can now choose it." } else { "Rejected." };
     Flash::success(done).push(session).await?;
@@ -160,7 +173,7 @@ async fn approve_venue(
     Admin(admin): Admin,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
-    decide(&state, &session, admin.id, id, VenueStatus::Approved).await
+    decide(&state, &session, &admin, id, VenueStatus::Approved).await
 }
 
 async fn reject_venue(
@@ -169,5 +182,5 @@ async fn reject_venue(
     Admin(admin): Admin,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
-    decide(&state, &session, admin.id, id, VenueStatus::Rejected).await
+    decide(&state, &session, &admin, id, VenueStatus::Rejected).await
 }

@@ -55,7 +55,8 @@ pub fn decision_notice(name: &str, city: &str, decision: VenueStatus) -> Notice 
     let body = format!(
         "{text}.\n\nThank you for proposing it. Admins approve public places where two people can talk easily."
     );
-    Notice { kind, text, body, link }
+    // News from the admins, about no member in particular.
+    Notice { kind, text, body, link, actor: None }
 }
 
 /// The proposal form, as typed. Unticked checkboxes are absent.

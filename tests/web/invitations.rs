@@ -407,3 +407,40 @@ async fn an_invitation_racing_a_block_never_fails_and_never_crosses_it() {
         assert_eq!(open, 0, "whichever came first, nothing is open across the block");
     }
 }
+
+async fn proposed_by(pool: &PgPool, id: i64) -> i64 {
+    sqlx::query_scalar("select proposed_by from invitations where id = $1").bind(id).fetch_one(pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn proposed_by_names_whoever_made_the_last_counter_proposal() {
+    let Pair { mut ada, mut grace, ada_id, grace_id, venue } = pair().await;
+    let id = id_from(invite(&mut ada, "grace", venue, &[&local_in(3, 10)]).await.location());
+    let proposer = |page: &crate::support::Page| {
+        page.texts(".facts dt").into_iter().find(|dt| dt.starts_with("Proposed by")).unwrap_or_default()
+    };
+    assert_eq!(proposer(&grace.get(&format!("/invitations/{id}")).await), "Proposed by ada");
+    assert_eq!(proposed_by(&ada.pool, id).await, ada_id);
+
+    let countered =
+        grace.post(&format!("/invitations/{id}/counter"), &[("seen", "pending"), ("time1", &local_in(5, 9))]).await;
+    assert_eq!(countered.status, StatusCode::SEE_OTHER);
+    assert_eq!(proposer(&ada.get(&format!("/invitations/{id}")).await), "Proposed by grace");
+    assert_eq!(proposer(&grace.get(&format!("/invitations/{id}")).await), "Proposed by grace");
+    assert_eq!(proposed_by(&ada.pool, id).await, grace_id);
+
+    let back =
+        ada.post(&format!("/invitations/{id}/counter"), &[("seen", "countered"), ("time1", &local_in(6, 11))]).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER);
+    assert_eq!(state_of(&ada.pool, id).await, "pending");
+    assert_eq!(proposer(&grace.get(&format!("/invitations/{id}")).await), "Proposed by ada");
+    assert_eq!(proposed_by(&ada.pool, id).await, ada_id);
+
+    // Closed without an agreed time, the page still names who proposed the times it shows.
+    grace.post(&format!("/invitations/{id}/counter"), &[("seen", "pending"), ("time1", &local_in(7, 12))]).await;
+    ada.get(&format!("/invitations/{id}")).await;
+    let declined = ada.post(&format!("/invitations/{id}/decline"), &[("seen", "countered"), ("note", "")]).await;
+    assert_eq!(declined.status, StatusCode::SEE_OTHER);
+    assert_eq!(state_of(&ada.pool, id).await, "declined");
+    assert_eq!(proposer(&ada.get(&format!("/invitations/{id}")).await), "Proposed by grace");
+}

@@ -2,12 +2,15 @@
 //! through the real router.
 
 mod auth;
+mod authz;
 mod feeds;
 mod invitations;
 mod meetups;
 mod members;
+mod moderation;
 mod notify;
 mod ops;
+mod reports;
 mod scheduler;
 mod social;
 mod support;

@@ -194,3 +194,122 @@ async fn the_home_page_welcomes_members_and_lists_what_their_profile_lacks() {
     assert!(home.texts(".checklist li").is_empty(), "nothing left to do");
     assert_eq!(home.text(".figures"), "You do not follow anyone yet.");
 }
+
+/// `ada`, `fan` and `hid` (Hidden Hal), each logged in on their own client and all in London:
+/// `hid` follows `ada`, and `fan` and `ada` follow `hid`. The tests then hide `hid`, as an
+/// admin would.
+async fn with_a_hidden_member() -> (Client, Client, Client) {
+    let mut ada = Client::new().await;
+    ada.sign_up("ada").await;
+    let mut fan = ada.another();
+    fan.sign_up("fan").await;
+    let mut hid = ada.another();
+    hid.sign_up("hid").await;
+    let saved =
+        hid.post("/settings/profile", &profile_fields("Hidden Hal", "Here.", "London", "Europe/London", "tea")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    sqlx::query("update members set city = 'London'").execute(&ada.pool).await.unwrap();
+    hid.post("/m/ada/follow", &[]).await;
+    fan.post("/m/hid/follow", &[]).await;
+    ada.post("/m/hid/follow", &[]).await;
+    (ada, fan, hid)
+}
+
+/// Whether `hid` and `ada` are a scheduler candidate pair this week.
+async fn candidates_include(pool: &sqlx::PgPool, handles: (&str, &str)) -> bool {
+    use cuppa::scheduler::candidates::list_candidates;
+    use cuppa::scheduler::round::period_of;
+    let now = chrono::Utc::now();
+    let ids: Vec<i64> = sqlx::query_scalar("select id from members where handle = any($1) order by id")
+        .bind(vec![handles.0, handles.1])
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let candidates = list_candidates(pool, period_of(now), 4, now - chrono::Duration::weeks(4)).await.unwrap();
+    candidates.iter().any(|c| [c.a, c.b] == ids[..])
+}
+
+#[tokio::test]
+async fn a_hidden_member_is_gone_for_everyone_else() {
+    let (mut ada, mut fan, _hid) = with_a_hidden_member().await;
+    // Before: seen everywhere.
+    assert_eq!(fan.get("/m/hid").await.status, StatusCode::OK);
+    assert!(fan.get("/people").await.text(".directory").contains("Hidden Hal"));
+    assert_eq!(fan.get("/m/ada").await.text(".counts"), "1 follower 1 following");
+    assert!(candidates_include(&ada.pool, ("ada", "hid")).await);
+
+    sqlx::query("update members set status = 'hidden' where handle = 'hid'").execute(&ada.pool).await.unwrap();
+
+    // The profile answers others exactly as a missing one does (the request id aside).
+    let without_id = |page: &crate::support::Page| page.text("main").replace(&page.text("code"), "");
+    let hidden = ada.get("/m/hid").await;
+    let missing = ada.get("/m/nobody_at_all").await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    assert_eq!(without_id(&hidden), without_id(&missing));
+    assert_eq!(fan.get("/m/hid").await.status, StatusCode::NOT_FOUND, "a follower does not see it either");
+    assert_eq!(fan.get("/m/hid/followers").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(fan.post("/m/hid/follow", &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(ada.get("/m/hid/invite").await.status, StatusCode::NOT_FOUND);
+    // Profiles need a log-in: a visitor who has none is sent to log in, as for a missing one.
+    let mut anonymous = ada.another();
+    let (hidden, missing) = (anonymous.get("/m/hid").await, anonymous.get("/m/nobody_at_all").await);
+    assert_eq!((hidden.status, missing.status), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER));
+    assert_eq!(hidden.location(), "/login?next=/m/hid");
+
+    // Not in the directory nor its search; not in follow lists; not counted.
+    for page in ["/people", "/people?q=hid", "/people?q=Hal", "/people?city=London", "/people?interest=tea"] {
+        let seen = fan.get(page).await;
+        assert_eq!(seen.status, StatusCode::OK);
+        assert!(!seen.body.contains("Hidden Hal") && !seen.body.contains("@hid"), "{page} shows the hidden member");
+    }
+    for viewer in [&mut ada, &mut fan] {
+        let followers = viewer.get("/m/ada/followers").await;
+        assert!(!followers.body.contains("@hid"), "a follower list shows the hidden member");
+        let following = viewer.get("/m/ada/following").await;
+        assert!(!following.body.contains("@hid"));
+    }
+    assert_eq!(fan.get("/m/ada").await.text(".counts"), "0 followers 0 following");
+    assert_eq!(ada.get("/m/fan").await.text(".counts"), "0 followers 0 following");
+    assert!(!ada.get("/").await.body.contains("Hidden Hal"), "nor among the people Ada has not met");
+
+    // Nor matched.
+    assert!(!candidates_include(&ada.pool, ("ada", "hid")).await);
+    let eligible: i64 =
+        sqlx::query_scalar("select count(*) from scheduler_eligible join members using (id) where handle = 'hid'")
+            .fetch_one(&ada.pool)
+            .await
+            .unwrap();
+    assert_eq!(eligible, 0);
+}
+
+#[tokio::test]
+async fn a_hidden_member_still_logs_in_and_sees_their_own_profile_with_a_note() {
+    let (ada, _fan, mut hid) = with_a_hidden_member().await;
+    sqlx::query("update members set status = 'hidden' where handle = 'hid'").execute(&ada.pool).await.unwrap();
+
+    // Still logged in: hiding is not a suspension.
+    let home = hid.get("/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.attrs(".nav-links a", "href").contains(&"/m/hid".to_owned()), "the member's own home page");
+    assert!(!home.text(".flash").contains("logged out"), "{}", home.text(".flash"));
+    assert_eq!(hid.get("/settings/profile").await.status, StatusCode::OK);
+
+    // And can log in again.
+    hid.log_out().await;
+    let back = hid.log_in("hid", crate::support::PASSWORD).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.text(".form-error"));
+    assert_eq!(hid.get("/").await.status, StatusCode::OK);
+
+    // Their own profile, with its facts, its counts as anyone's, and a note for them alone.
+    let own = hid.get("/m/hid").await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert_eq!(own.text("h1"), "Hidden Hal");
+    assert!(own.text(".profile-hidden").contains("hidden from other members by the Cuppa team"));
+    assert_eq!(own.text(".counts"), "2 followers 1 following");
+    assert_eq!(hid.get("/m/hid/followers").await.status, StatusCode::OK);
+
+    // Others' profiles carry no such note, and neither does the owner's once it is shown again.
+    assert!(hid.get("/m/ada").await.text(".profile-hidden").is_empty());
+    store::update_status(&ada.pool, "hid", Status::Active).await.unwrap();
+    assert!(hid.get("/m/hid").await.text(".profile-hidden").is_empty());
+}

@@ -10,11 +10,12 @@ use cuppa::notify::sender::{self, Batch, Mailer};
 use cuppa::notify::store;
 use sqlx::PgPool;
 
-use crate::support::{Client, PUBLIC_URL};
+use crate::support::{Client, PUBLIC_URL, add_venue};
 
 /// Tells `member` something, as an invitation would, in a transaction of its own.
 async fn tell(pool: &PgPool, member: i64, kind: Kind, text: &str, link: &str) {
-    let notice = Notice { kind, text: text.to_owned(), body: format!("{text}. Have a look."), link: link.to_owned() };
+    let body = format!("{text}. Have a look.");
+    let notice = Notice { kind, text: text.to_owned(), body, link: link.to_owned(), actor: None };
     let mut tx = pool.begin().await.unwrap();
     store::record(&mut tx, member, &notice).await.unwrap();
     tx.commit().await.unwrap();
@@ -435,4 +436,80 @@ async fn an_smtp_server_receives_each_due_email_once() {
     assert!(message.contains(&format!("{PUBLIC_URL}/invitations/7")), "{message}");
     assert_eq!(sender::send_due(&ada.pool, &mailer, 10).await.unwrap().taken, 0, "sent once");
     assert!(received.try_recv().is_err());
+}
+
+/// `ada`, `bob` and `cyd` in London, each on their own client, and an approved café there.
+async fn londoners() -> (Client, Client, Client, i64) {
+    let mut ada = Client::new().await;
+    ada.sign_up("ada").await;
+    let mut bob = ada.another();
+    bob.sign_up("bob").await;
+    let mut cyd = ada.another();
+    cyd.sign_up("cyd").await;
+    sqlx::query("update members set city = 'London', time_zone = 'Europe/London'").execute(&ada.pool).await.unwrap();
+    let venue = add_venue(&ada.pool, "Café Lumen", "London").await;
+    (ada, bob, cyd, venue)
+}
+
+/// A `datetime-local` value `days` from now at 10:00, in London.
+fn ten_o_clock_in(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .with_timezone(&chrono_tz::Europe::London)
+        .format("%Y-%m-%dT10:00")
+        .to_string()
+}
+
+/// `from` invites `handle` to coffee at `venue`; the invitation's page.
+async fn invite(from: &mut Client, handle: &str, venue: i64) -> String {
+    from.get(&format!("/m/{handle}/invite")).await;
+    let (venue, time) = (venue.to_string(), ten_o_clock_in(3));
+    let sent = from.post(&format!("/m/{handle}/invite"), &[("venue_id", &venue), ("time1", &time)]).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text(".field-error"));
+    sent.location().to_owned()
+}
+
+/// The texts of a member's notifications page and their unread count in the navigation.
+async fn inbox(client: &mut Client) -> (Vec<String>, String) {
+    let page = client.get("/notifications").await;
+    (page.texts(".notification-text"), page.text(".nav-notifications .badge-count"))
+}
+
+#[tokio::test]
+async fn a_block_takes_away_the_blockers_notifications_that_name_the_blocked_member() {
+    let (mut ada, mut bob, mut cyd, venue) = londoners().await;
+    invite(&mut ada, "bob", venue).await;
+    invite(&mut cyd, "bob", venue).await;
+    let (texts, unread) = inbox(&mut bob).await;
+    assert_eq!(texts, ["New cyd invites you to coffee at Café Lumen", "New ada invites you to coffee at Café Lumen"]);
+    assert_eq!(unread, "2 unread");
+
+    assert_eq!(bob.post("/m/ada/block", &[]).await.status, StatusCode::SEE_OTHER);
+    let (texts, unread) = inbox(&mut bob).await;
+    assert_eq!(texts, ["New cyd invites you to coffee at Café Lumen"], "only the other member's news is left");
+    assert_eq!(unread, "1 unread");
+}
+
+#[tokio::test]
+async fn a_block_takes_away_the_blocked_members_notifications_that_name_the_blocker() {
+    let (mut ada, mut bob, _cyd, venue) = londoners().await;
+    let invitation = invite(&mut ada, "bob", venue).await;
+    bob.get(&invitation).await;
+    let time = ten_o_clock_in(4);
+    let countered = bob.post(&format!("{invitation}/counter"), &[("seen", "pending"), ("time1", &time)]).await;
+    assert_eq!(countered.status, StatusCode::SEE_OTHER);
+    let (texts, unread) = inbox(&mut ada).await;
+    assert_eq!(texts, ["New bob proposed other times for coffee at Café Lumen"]);
+    assert_eq!(unread, "1 unread");
+
+    // Bob blocks Ada: Ada's news of Bob goes too (and Bob's of Ada), as if he had left.
+    assert_eq!(bob.post("/m/ada/block", &[]).await.status, StatusCode::SEE_OTHER);
+    let (texts, unread) = inbox(&mut ada).await;
+    assert!(texts.is_empty(), "{texts:?}");
+    assert_eq!(unread, "");
+    assert!(inbox(&mut bob).await.0.is_empty());
+    let naming: i64 = sqlx::query_scalar("select count(*) from notifications where actor_id is not null")
+        .fetch_one(&ada.pool)
+        .await
+        .unwrap();
+    assert_eq!(naming, 0);
 }

@@ -98,7 +98,7 @@ async fn each_filter_keeps_a_pair_out_of_the_candidates() {
     assert_eq!(candidate_pairs(&mut conn).await, vec![(ada, grace)], "one follow is enough");
 
     let invitation = format!(
-        "insert into invitations (inviter_id, invitee_id, venue_id, proposed_times) values ({grace}, {ada}, {}, array[now() + interval '3 days'])",
+        "insert into invitations (inviter_id, invitee_id, venue_id, proposed_times, proposed_by) values ({grace}, {ada}, {}, array[now() + interval '3 days'], {grace})",
         c.venue
     );
     let suggestion = |weeks_ago: i32, state: &str, answered_weeks_ago: i32| {
@@ -111,6 +111,7 @@ async fn each_filter_keeps_a_pair_out_of_the_candidates() {
     };
     let excluded: Vec<(&str, String)> = vec![
         ("suspended", format!("update members set status = 'suspended' where id = {grace}")),
+        ("hidden", format!("update members set status = 'hidden' where id = {ada}")),
         ("not opted in", format!("update members set matching = false where id = {ada}")),
         ("another city", format!("update members set city = 'Paris' where id = {grace}")),
         ("no city", "update members set city = ''".to_owned()),
@@ -156,8 +157,8 @@ async fn each_filter_keeps_a_pair_out_of_the_candidates() {
     // Declined invitations and suggestions count against the pair, whoever declined.
     let mut tx = c.pool().begin().await.unwrap();
     sqlx::query(
-        "insert into invitations (inviter_id, invitee_id, venue_id, proposed_times, state)
-         values ($1, $2, $3, array[now() - interval '30 days'], 'declined')",
+        "insert into invitations (inviter_id, invitee_id, venue_id, proposed_times, state, proposed_by)
+         values ($1, $2, $3, array[now() - interval '30 days'], 'declined', $1)",
     )
     .bind(grace)
     .bind(ada)
@@ -567,8 +568,8 @@ async fn a_suggestion_keeps_clear_of_a_coffee_already_agreed() {
     // Ada agrees a coffee with Alan at that very hour; the round, run again, looks past it.
     sqlx::query("delete from scheduler_rounds").execute(c.pool()).await.unwrap();
     sqlx::query(
-        "insert into invitations (inviter_id, invitee_id, venue_id, proposed_times, accepted_time, state)
-         values ($1, $2, $3, array[$4], $4, 'accepted')",
+        "insert into invitations (inviter_id, invitee_id, venue_id, proposed_times, accepted_time, state, proposed_by)
+         values ($1, $2, $3, array[$4], $4, 'accepted', $1)",
     )
     .bind(ada)
     .bind(alan)

@@ -114,10 +114,16 @@ async fn drop_leftover_databases(conn: &mut sqlx::PgConnection) {
 
 /// A fresh database with the schema and nothing else.
 pub async fn fresh_pool() -> PgPool {
+    copy_of(&server().template).await
+}
+
+/// A fresh database copied from `template`: the schema's template, or a test's own database
+/// once nothing is connected to it (a test that builds its scene once and copies it).
+pub async fn copy_of(template: &str) -> PgPool {
     let server = server();
     let name = format!("cuppa_test_{}_{}", NEXT_DB.fetch_add(1, Ordering::SeqCst), std::process::id());
     let mut conn = server.admin.connect().await.expect("connect to the test server");
-    sqlx::query(&format!(r#"create database "{name}" template "{}""#, server.template))
+    sqlx::query(&format!(r#"create database "{name}" template "{template}""#))
         .execute(&mut conn)
         .await
         .expect("copy the template");
@@ -127,6 +133,15 @@ pub async fn fresh_pool() -> PgPool {
         .connect_with(server.admin.clone().database(&name))
         .await
         .expect("connect to the test database")
+}
+
+/// Drops a test's database once its pool is closed (the next run drops any left over).
+pub async fn drop_database(pool: PgPool) {
+    let name: String = sqlx::query_scalar("select current_database()").fetch_one(&pool).await.expect("its name");
+    pool.close().await;
+    let mut conn = server().admin.connect().await.expect("connect to the test server");
+    sqlx::query(&format!(r#"drop database if exists "{name}" with (force)"#)).execute(&mut conn).await.ok();
+    conn.close().await.ok();
 }
 
 /// A server on a free loopback port around `router`, and the means to stop it.
@@ -340,4 +355,18 @@ pub async fn add_venue(pool: &PgPool, name: &str, city: &str) -> i64 {
     .fetch_one(pool)
     .await
     .unwrap()
+}
+
+/// A URL for test database `name` on this run's server, for running the `cuppa` binary itself.
+pub fn database_url(name: &str) -> String {
+    server();
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        let (base, query) = url.split_once('?').map_or((url.as_str(), None), |(base, query)| (base, Some(query)));
+        let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
+        return match query {
+            Some(query) => format!("{root}/{name}?{query}"),
+            None => format!("{root}/{name}"),
+        };
+    }
+    EMBEDDED.lock().expect("lock").as_ref().expect("the embedded test cluster").url(name)
 }

@@ -1,0 +1,226 @@
+//! What an admin can do to a member, from the web or the command line, each in one transaction
+//! with its audit entry: warn, hide, suspend, reinstate, and change a role. A suspension reaches
+//! into the other domains through their own functions: invitations, suggestions and meetups.
+
+use sqlx::PgPool;
+
+use super::audit::{self, Actor, Entry};
+use super::store;
+use crate::error::AppError;
+use crate::members::model::{Role, Status};
+
+/// The longest reason (or warning) an admin may write.
+pub const MAX_REASON_CHARS: usize = 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Move {
+    Warn,
+    Hide,
+    Suspend,
+    Reinstate,
+}
+
+impl Move {
+    pub const ALL: [Move; 4] = [Move::Warn, Move::Hide, Move::Suspend, Move::Reinstate];
+
+    pub fn value(self) -> &'static str {
+        match self {
+            Move::Warn => "warn",
+            Move::Hide => "hide",
+            Move::Suspend => "suspend",
+            Move::Reinstate => "reinstate",
+        }
+    }
+
+    pub fn from_value(value: &str) -> Option<Move> {
+        Move::ALL.into_iter().find(|m| m.value() == value)
+    }
+
+    fn audit_action(self) -> audit::Action {
+        match self {
+            Move::Warn => audit::Action::Warn,
+            Move::Hide => audit::Action::Hide,
+            Move::Suspend => audit::Action::Suspend,
+            Move::Reinstate => audit::Action::Reinstate,
+        }
+    }
+}
+
+/// Why an action was refused; each is answered 409 (or 404), with the message shown as is.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("No member has that handle.")]
+    NoSuchMember,
+    #[error("{0}")]
+    NotNow(&'static str),
+    #[error("This is the last admin: make someone else an admin first.")]
+    LastAdmin,
+    #[error(transparent)]
+    Failed(#[from] AppError),
+}
+
+impl From<sqlx::Error> for Refused {
+    fn from(err: sqlx::Error) -> Self {
+        Refused::Failed(err.into())
+    }
+}
+
+impl From<Refused> for AppError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::NoSuchMember => AppError::NotFound,
+            Refused::Failed(err) => err,
+            other => AppError::Conflict(other.to_string()),
+        }
+    }
+}
+
+/// What a move did beyond the member's status, for the admin's confirmation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    pub invitations: usize,
+    pub suggestions: usize,
+    pub meetups_cancelled: usize,
+    pub places_given_up: usize,
+}
+
+impl Effects {
+    pub fn describe(&self) -> String {
+        let parts = [
+            (self.invitations, "open invitation"),
+            (self.suggestions, "suggestion"),
+            (self.meetups_cancelled, "hosted meetup"),
+            (self.places_given_up, "meetup place"),
+        ];
+        let said: Vec<String> = parts
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}{}", if *n == 1 { "" } else { "s" }))
+            .collect();
+        if said.is_empty() { String::new() } else { format!(" Called off: {}.", said.join(", ")) }
+    }
+}
+
+/// Applies `mv` to member `id` for `reason` (for a warning, the text the member reads).
+pub async fn apply(
+    pool: &PgPool,
+    actor: Actor<'_>,
+    id: i64,
+    handle: &str,
+    mv: Move,
+    reason: &str,
+) -> Result<Effects, Refused> {
+    let mut tx = pool.begin().await?;
+    let mut effects = Effects::default();
+    // A suspension takes the member's graph lock first, as sending an invitation and following
+    // do, so nothing new can be sent to or by them between the status change and the clean-up.
+    if mv == Move::Suspend {
+        crate::social::store::lock_graph_of(&mut tx, id).await?;
+    }
+    let admins = if mv == Move::Suspend { store::lock_admins(&mut tx).await? } else { Vec::new() };
+    let (_, status) = store::lock_member(&mut tx, id).await?.ok_or(Refused::NoSuchMember)?;
+    match mv {
+        Move::Warn => store::insert_warning(&mut tx, id, reason).await?,
+        Move::Hide => {
+            match status {
+                Status::Hidden => return Err(Refused::NotNow("This member is already hidden.")),
+                Status::Suspended => return Err(Refused::NotNow("This member is suspended: reinstate them first.")),
+                Status::Active => {}
+            }
+            store::set_status(&mut tx, id, Status::Hidden).await?;
+        }
+        Move::Suspend => {
+            if status == Status::Suspended {
+                return Err(Refused::NotNow("This member is already suspended."));
+            }
+            if admins == [id] {
+                return Err(Refused::LastAdmin);
+            }
+            store::set_status(&mut tx, id, Status::Suspended).await?;
+            effects.invitations = crate::invitations::withdraw_member(&mut tx, id).await?;
+            effects.suggestions = crate::scheduler::withdraw_member(&mut tx, id).await?;
+            (effects.meetups_cancelled, effects.places_given_up) = crate::meetups::withdraw_member(&mut tx, id).await?;
+        }
+        Move::Reinstate => {
+            if status == Status::Active {
+                return Err(Refused::NotNow("This member is neither hidden nor suspended."));
+            }
+            store::set_status(&mut tx, id, Status::Active).await?;
+        }
+    }
+    let entry = Entry {
+        action: mv.audit_action(),
+        target_member: Some(id),
+        target: format!("@{handle}"),
+        detail: effects.describe().trim().to_owned(),
+        reason: reason.to_owned(),
+    };
+    audit::record(&mut tx, actor, &entry).await?;
+    tx.commit().await?;
+    Ok(effects)
+}
+
+/// Gives member `id` the role `role`. Taking admin away from the last admin is refused.
+pub async fn change_role(
+    pool: &PgPool,
+    actor: Actor<'_>,
+    id: i64,
+    handle: &str,
+    role: Role,
+    reason: &str,
+) -> Result<(), Refused> {
+    let mut tx = pool.begin().await?;
+    let admins = store::lock_admins(&mut tx).await?;
+    let (was, _) = store::lock_member(&mut tx, id).await?.ok_or(Refused::NoSuchMember)?;
+    if was == role {
+        return Err(Refused::NotNow("The member already has that role."));
+    }
+    if was == Role::Admin && admins == [id] {
+        return Err(Refused::LastAdmin);
+    }
+    store::set_role(&mut tx, id, role).await?;
+    let entry = Entry {
+        action: audit::Action::SetRole,
+        target_member: Some(id),
+        target: format!("@{handle}"),
+        detail: format!("{was} → {role}"),
+        reason: reason.to_owned(),
+    };
+    audit::record(&mut tx, actor, &entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A reason as typed: trimmed, required, and not too long. `None` with the message to show.
+pub fn check_reason(raw: &str) -> Result<String, String> {
+    let reason = raw.trim();
+    if reason.is_empty() {
+        Err("Write a reason: it goes into the audit log.".to_owned())
+    } else if reason.chars().count() > MAX_REASON_CHARS {
+        Err(format!("Keep it to {MAX_REASON_CHARS} characters."))
+    } else if reason.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        Err("Remove the control characters.".to_owned())
+    } else {
+        Ok(reason.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_required_and_bounded() {
+        assert!(check_reason("   ").is_err());
+        assert!(check_reason(&"x".repeat(MAX_REASON_CHARS + 1)).is_err());
+        assert!(check_reason("nul\0byte").is_err());
+        assert_eq!(check_reason("  spam, twice \n").unwrap(), "spam, twice");
+    }
+
+    #[test]
+    fn effects_name_only_what_happened() {
+        assert_eq!(Effects::default().describe(), "");
+        let effects = Effects { invitations: 1, meetups_cancelled: 2, ..Effects::default() };
+        assert_eq!(effects.describe(), " Called off: 1 open invitation, 2 hosted meetups.");
+    }
+}
