@@ -394,3 +394,66 @@ async fn the_audit_log_takes_the_command_line_too_and_cannot_be_rewritten() {
     let kept: i64 = sqlx::query_scalar("select count(*) from audit_log").fetch_one(&pool).await.unwrap();
     assert_eq!(kept, 2);
 }
+
+/// DESIGN.md, "What a block and a suspension do", the block half, surface by surface.
+#[tokio::test]
+async fn a_block_reaches_every_surface_between_the_two() {
+    let (admin, _) = site().await;
+    let pool = admin.pool.clone();
+    let venue = add_venue(&pool, "Café Lumen", "London").await;
+    let (mut ada, ada_id) = join(&admin, "ada").await;
+    let (mut bob, bob_id) = join(&admin, "bob").await;
+    sqlx::query("update members set role = 'organiser' where id = $1").bind(bob_id).execute(&pool).await.unwrap();
+    ada.get("/m/bob").await;
+    assert_eq!(ada.post("/m/bob/follow", &[]).await.status, StatusCode::SEE_OTHER);
+    bob.get("/m/ada").await;
+    assert_eq!(bob.post("/m/ada/follow", &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(bob.post("/m/ada/met", &[]).await.status, StatusCode::SEE_OTHER);
+    let invitation = insert_invitation(&pool, bob_id, ada_id, venue, "pending").await;
+    sqlx::query(
+        "insert into notifications (member_id, kind, text, link, actor_id)
+         values ($1, 'invitation_received', 'bob invites you to coffee at Café Lumen', $2, $3)",
+    )
+    .bind(ada_id)
+    .bind(format!("/invitations/{invitation}"))
+    .bind(bob_id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    insert_suggestion(&pool, ada_id, bob_id, venue).await;
+    let meetup = insert_meetup(&pool, bob_id, venue, 10).await;
+    assert!(ada.get("/suggestions").await.body.contains("bob"));
+    assert_eq!(ada.get(&format!("/meetups/{meetup}")).await.status, StatusCode::OK);
+
+    ada.get("/m/bob").await;
+    assert_eq!(ada.post("/m/bob/block", &[]).await.status, StatusCode::SEE_OTHER);
+
+    // Profiles: 404 both ways.
+    assert_eq!(ada.get("/m/bob").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(bob.get("/m/ada").await.status, StatusCode::NOT_FOUND);
+    // Follows gone both ways, and no new one can be made.
+    let follows: i64 = sqlx::query_scalar("select count(*) from follows").fetch_one(&pool).await.unwrap();
+    assert_eq!(follows, 0);
+    assert_eq!(bob.post("/m/ada/follow", &[]).await.status, StatusCode::NOT_FOUND);
+    // The pending met claim is declined.
+    let claim: String = sqlx::query_scalar("select status::text from met_claims").fetch_one(&pool).await.unwrap();
+    assert_eq!(claim, "declined");
+    // The open invitation is cancelled, and its page and calendar are 404 to both.
+    let state: String =
+        sqlx::query_scalar("select state::text from invitations where id = $1").bind(invitation).fetch_one(&pool).await.unwrap();
+    assert_eq!(state, "cancelled");
+    for client in [&mut ada, &mut bob] {
+        assert_eq!(client.get(&format!("/invitations/{invitation}")).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(client.get(&format!("/invitations/{invitation}/calendar.ics")).await.status, StatusCode::NOT_FOUND);
+        assert!(!client.get("/invitations").await.body.contains(&format!("/invitations/{invitation}\"")));
+    }
+    // The suggestion is no longer shown; the notification naming Bob is gone.
+    assert!(!ada.get("/suggestions").await.body.contains("@bob"));
+    let notices = ada.get("/notifications").await;
+    assert!(!notices.body.contains("bob invites you"), "{}", notices.text("main"));
+    // Bob's meetup is 404 to Ada.
+    assert_eq!(ada.get(&format!("/meetups/{meetup}")).await.status, StatusCode::NOT_FOUND);
+    // Ada can still report him, from her list of blocked members.
+    let blocked = ada.get("/settings/blocked").await;
+    assert!(blocked.attrs("a", "href").iter().any(|href| href == &format!("/report/member/{bob_id}")), "{}", blocked.text("main"));
+}
