@@ -439,8 +439,11 @@ async fn a_block_reaches_every_surface_between_the_two() {
     let claim: String = sqlx::query_scalar("select status::text from met_claims").fetch_one(&pool).await.unwrap();
     assert_eq!(claim, "declined");
     // The open invitation is cancelled, and its page and calendar are 404 to both.
-    let state: String =
-        sqlx::query_scalar("select state::text from invitations where id = $1").bind(invitation).fetch_one(&pool).await.unwrap();
+    let state: String = sqlx::query_scalar("select state::text from invitations where id = $1")
+        .bind(invitation)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(state, "cancelled");
     for client in [&mut ada, &mut bob] {
         assert_eq!(client.get(&format!("/invitations/{invitation}")).await.status, StatusCode::NOT_FOUND);
@@ -455,5 +458,9 @@ async fn a_block_reaches_every_surface_between_the_two() {
     assert_eq!(ada.get(&format!("/meetups/{meetup}")).await.status, StatusCode::NOT_FOUND);
     // Ada can still report him, from her list of blocked members.
     let blocked = ada.get("/settings/blocked").await;
-    assert!(blocked.attrs("a", "href").iter().any(|href| href == &format!("/report/member/{bob_id}")), "{}", blocked.text("main"));
+    assert!(
+        blocked.attrs("a", "href").iter().any(|href| href == &format!("/report/member/{bob_id}")),
+        "{}",
+        blocked.text("main")
+    );
 }

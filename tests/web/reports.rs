@@ -423,7 +423,8 @@ async fn notes_are_shown_to_admins_and_audited() {
     assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(too_long.text("textarea[name=body]"), long, "what was typed is kept");
 
-    let added = boss.post(&format!("/admin/reports/{case}/notes"), &[("body", "Asked @bob about it <b>today</b>.")]).await;
+    let added =
+        boss.post(&format!("/admin/reports/{case}/notes"), &[("body", "Asked @bob about it <b>today</b>.")]).await;
     assert_eq!(added.status, StatusCode::SEE_OTHER);
     assert_eq!(added.location(), format!("/admin/reports/{case}#notes"));
     let page = boss.get(&format!("/admin/reports/{case}")).await;
@@ -432,7 +433,10 @@ async fn notes_are_shown_to_admins_and_audited() {
     assert!(!page.body.contains("<b>today</b>"), "escaped");
     let entries = audit(&pool).await;
     assert_eq!(entries.len(), 1);
-    assert_eq!((entries[0].0.as_str(), entries[0].1.as_str(), entries[0].2), ("note_case", &*format!("case {case}"), Some(bob_id)));
+    assert_eq!(
+        (entries[0].0.as_str(), entries[0].1.as_str(), entries[0].2),
+        ("note_case", &*format!("case {case}"), Some(bob_id))
+    );
     // Notes are for admins: the reporter's pages do not show them.
     assert!(!wren.get("/settings/reports").await.body.contains("Asked @bob"));
 }
@@ -495,7 +499,8 @@ async fn a_report_that_arrived_after_the_admin_opened_the_case_stops_the_decisio
     let seen = page.value("form[action$=resolve] input[name=seen]").unwrap();
     assert_eq!(seen, "1");
     report_id(&report(&mut cleo, &format!("member/{bob_id}"), "harassment", "Two, and worse.").await);
-    let stale = boss.post(&format!("/admin/reports/{case}/dismiss"), &[("outcome", "Nothing wrong."), ("seen", &seen)]).await;
+    let stale =
+        boss.post(&format!("/admin/reports/{case}/dismiss"), &[("outcome", "Nothing wrong."), ("seen", &seen)]).await;
     assert_eq!(stale.status, StatusCode::CONFLICT);
     assert!(stale.text("main").contains("Another report arrived"));
     assert_eq!(cases(&pool).await[0].3, "open");
