@@ -151,7 +151,7 @@ impl CaseStatus {
     /// What a reporter is told about their report.
     pub fn outcome_label(self) -> &'static str {
         match self {
-            CaseStatus::Open => "Open: an admin will look at it",
+            CaseStatus::Open => "Open",
             CaseStatus::Resolved => "Action taken",
             CaseStatus::Dismissed => "No action",
         }

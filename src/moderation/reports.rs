@@ -151,10 +151,12 @@ struct ReportLimitPage {
     layout: Layout,
     cap: i64,
     until: String,
+    /// What the member typed, given back since it was not sent.
+    details: String,
 }
 
-fn cap_reached(layout: Layout, me: &Member, until: DateTime<Utc>) -> Response {
-    let page = ReportLimitPage { layout, cap: DAILY_CAP, until: when_in(zone_of(me), &until) };
+fn cap_reached(layout: Layout, me: &Member, until: DateTime<Utc>, details: String) -> Response {
+    let page = ReportLimitPage { layout, cap: DAILY_CAP, until: when_in(zone_of(me), &until), details };
     let mut response = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
     let seconds = (until - Utc::now()).num_seconds().max(1);
     if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
@@ -172,7 +174,7 @@ async fn report_form(
     let target = find_reportable(&state, &me, &kind, &id).await?;
     // Said before anything is typed; the filing itself checks again under the lock.
     if let Some(until) = store::find_cap_lift(&state.pool, me.id).await? {
-        return Ok(cap_reached(layout, &me, until));
+        return Ok(cap_reached(layout, &me, until, String::new()));
     }
     Ok(ReportPage::new(layout, target, ReportForm::default(), FieldErrors::default()).into_response())
 }
@@ -199,7 +201,7 @@ async fn file_report(
     crate::members::store::lock_member(&mut tx, me.id).await?;
     if let Some(until) = store::find_cap_lift(&mut *tx, me.id).await? {
         tx.rollback().await?;
-        return Ok(cap_reached(layout, &me, until));
+        return Ok(cap_reached(layout, &me, until, report.details));
     }
     let case = store::open_case(&mut tx, target.kind, target.id, target.subject).await?;
     let report_id = store::insert_report(&mut tx, case, me.id, &report).await?;

@@ -281,6 +281,7 @@ async fn the_eleventh_report_in_a_day_is_refused_with_429_saying_when_more_can_b
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(refused.text("main").contains("You have sent 10 reports in the last 24 hours"));
     assert!(refused.text("main").contains("You can send more reports after"));
+    assert!(refused.text("main").contains("One more"), "what was typed is given back");
     assert!(refused.headers.contains_key(header::RETRY_AFTER));
     assert_eq!(wren.get(&format!("/report/venue/{venue}")).await.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(count_reports(&pool, wren_id).await, 10);
