@@ -216,13 +216,12 @@ macro_rules! select_my_reports {
     };
 }
 
-/// A member's reports, newest first (the latest 200).
-pub async fn list_reports_of(db: impl PgExecutor<'_>, reporter: i64) -> sqlx::Result<Vec<MyReport>> {
-    let rows =
-        select_my_reports!("where r.reporter_id = $1 order by r.id desc limit 200", reporter).fetch_all(db).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| MyReport {
+/// A row of `select_my_reports!` as a `MyReport` (the rows are anonymous records, one type
+/// per query, so this is a macro rather than a function).
+macro_rules! my_report {
+    ($r:expr) => {{
+        let r = $r;
+        MyReport {
             id: r.id,
             category: r.category,
             details: r.details,
@@ -231,23 +230,21 @@ pub async fn list_reports_of(db: impl PgExecutor<'_>, reporter: i64) -> sqlx::Re
             outcome: r.outcome,
             closed_at: r.closed_at,
             target: target_of!(r),
-        })
-        .collect())
+        }
+    }};
+}
+
+/// A member's reports, newest first (the latest 200).
+pub async fn list_reports_of(db: impl PgExecutor<'_>, reporter: i64) -> sqlx::Result<Vec<MyReport>> {
+    let rows =
+        select_my_reports!("where r.reporter_id = $1 order by r.id desc limit 200", reporter).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| my_report!(r)).collect())
 }
 
 /// One of `reporter`'s reports; anyone else's is `None`.
 pub async fn find_report_of(db: impl PgExecutor<'_>, reporter: i64, id: i64) -> sqlx::Result<Option<MyReport>> {
     let row = select_my_reports!("where r.id = $1 and r.reporter_id = $2", id, reporter).fetch_optional(db).await?;
-    Ok(row.map(|r| MyReport {
-        id: r.id,
-        category: r.category,
-        details: r.details,
-        created_at: r.created_at,
-        status: r.status,
-        outcome: r.outcome,
-        closed_at: r.closed_at,
-        target: target_of!(r),
-    }))
+    Ok(row.map(|r| my_report!(r)))
 }
 
 // ---- The admins' queue ----

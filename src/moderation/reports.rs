@@ -212,18 +212,23 @@ async fn file_report(
 
 // ---- The reporter's own reports ----
 
+/// The reporter's own pages: times in their zone.
+struct ReporterView {
+    zone: Tz,
+}
+
+impl ReporterView {
+    fn when(&self, time: &DateTime<Utc>) -> String {
+        when_in(self.zone, time)
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "moderation/report_list.html")]
 struct MyReportsPage {
     layout: Layout,
     reports: Vec<MyReport>,
-    zone: Tz,
-}
-
-impl MyReportsPage {
-    fn when(&self, time: &DateTime<Utc>) -> String {
-        when_in(self.zone, time)
-    }
+    view: ReporterView,
 }
 
 async fn list_my_reports(
@@ -232,7 +237,7 @@ async fn list_my_reports(
     layout: Layout,
 ) -> AppResult<MyReportsPage> {
     let reports = store::list_reports_of(&state.pool, me.id).await?;
-    Ok(MyReportsPage { layout, reports, zone: zone_of(&me) })
+    Ok(MyReportsPage { layout, reports, view: ReporterView { zone: zone_of(&me) } })
 }
 
 #[derive(Template, WebTemplate)]
@@ -240,13 +245,7 @@ async fn list_my_reports(
 struct MyReportPage {
     layout: Layout,
     report: MyReport,
-    zone: Tz,
-}
-
-impl MyReportPage {
-    fn when(&self, time: &DateTime<Utc>) -> String {
-        when_in(self.zone, time)
-    }
+    view: ReporterView,
 }
 
 async fn show_my_report(
@@ -256,7 +255,7 @@ async fn show_my_report(
     layout: Layout,
 ) -> AppResult<MyReportPage> {
     let report = store::find_report_of(&state.pool, me.id, id).await?.ok_or(AppError::NotFound)?;
-    Ok(MyReportPage { layout, report, zone: zone_of(&me) })
+    Ok(MyReportPage { layout, report, view: ReporterView { zone: zone_of(&me) } })
 }
 
 // ---- The admins' queue ----
