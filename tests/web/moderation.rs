@@ -464,3 +464,26 @@ async fn a_block_reaches_every_surface_between_the_two() {
         blocked.text("main")
     );
 }
+
+/// Admin actions outside the members' pages are audited too: venue decisions and rounds.
+#[tokio::test]
+async fn venue_decisions_and_rounds_run_by_hand_are_in_the_audit_log() {
+    let (mut admin, _) = site().await;
+    let pool = admin.pool.clone();
+    let venue: i64 = sqlx::query_scalar(
+        "insert into venues (name, address, city, time_zone) values ('Kiosk', '1 Park Lane', 'Leeds', 'Europe/London')
+         returning id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    admin.get("/admin/venues").await;
+    let approved = admin.post(&format!("/admin/venues/{venue}/approve"), &[]).await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER);
+    admin.get("/admin/scheduler").await;
+    assert_eq!(admin.post("/admin/scheduler/run", &[]).await.status, StatusCode::SEE_OTHER);
+    let rows = admin.get("/admin/audit").await.texts("tbody tr");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows[0].contains("Ran a scheduler round"), "{rows:?}");
+    assert!(rows[1].contains("Approved a venue") && rows[1].contains("Kiosk, Leeds"), "{rows:?}");
+}
