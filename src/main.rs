@@ -284,7 +284,7 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
                 | AdminAction::Reinstate { handle, reason } => (handle, reason),
             };
             let reason = check_reason(reason).map_err(|why| anyhow::anyhow!("--reason: {why}"))?;
-            let member = moderation::store::find_member(&db.pool, handle)
+            let member = moderation::store::find_member_key(&db.pool, handle)
                 .await?
                 .with_context(|| format!("no member has the handle {handle:?}"))?;
             let user = std::env::var("USER").unwrap_or_else(|_| "unknown user".to_owned());

@@ -69,9 +69,8 @@ impl DashboardPage {
         CHART_HEIGHT
     }
 
-    /// The chart's baseline, where every bar stands.
     fn baseline(&self) -> i64 {
-        self.columns.first().and_then(|c| c.bars.first()).map_or(CHART_HEIGHT, |b| b.y + b.height)
+        model::BASELINE
     }
 }
 
@@ -101,7 +100,7 @@ async fn list_members(
     Query(search): Query<SearchQuery>,
     layout: Layout,
 ) -> AppResult<MembersPage> {
-    let query = search.q.trim().trim_start_matches('@').chars().filter(|c| !c.is_control()).collect::<String>();
+    let query = handle_of(&search.q);
     let members = store::search_members(&state.pool, &query, 100).await?;
     Ok(MembersPage { layout, query, members })
 }
@@ -216,7 +215,7 @@ async fn act_on_member(
         let page = member_page(&state, layout, &handle, form, RoleForm::default(), errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
-    let member = store::find_member(&state.pool, &handle).await?.ok_or(AppError::NotFound)?;
+    let member = store::find_member_key(&state.pool, &handle).await?.ok_or(AppError::NotFound)?;
     let effects = actions::apply(&state.pool, Actor::Admin(&admin), member.id, &member.handle, mv, &reason).await?;
     let done = match mv {
         Move::Warn => "Warned: they will read it on their next page.".to_owned(),
@@ -243,7 +242,7 @@ async fn change_role(
         let page = member_page(&state, layout, &handle, ActionForm::default(), form, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
-    let member = store::find_member(&state.pool, &handle).await?.ok_or(AppError::NotFound)?;
+    let member = store::find_member_key(&state.pool, &handle).await?.ok_or(AppError::NotFound)?;
     actions::change_role(&state.pool, Actor::Admin(&admin), member.id, &member.handle, role, &reason).await?;
     Flash::success(format!("@{} is now {}.", member.handle, role_label(role))).push(&session).await?;
     Ok(Redirect::to(&format!("/admin/members/{}", member.handle)).into_response())
@@ -299,7 +298,7 @@ async fn show_audit(
         if handle.is_empty() {
             return Ok(None);
         }
-        let found = store::find_member(&state.pool, handle).await?.map(|m| m.id);
+        let found = store::find_member_key(&state.pool, handle).await?.map(|m| m.id);
         if found.is_none() {
             problem = Some(format!("No member has the handle @{handle}."));
         }
@@ -326,7 +325,8 @@ async fn show_audit(
     Ok(AuditPage { layout, admin, target, kind, rows, problem, next })
 }
 
-/// A handle as typed in a filter: without the @, spaces or control characters.
+/// A handle as typed in a search or filter: without the @, surrounding spaces or control
+/// characters.
 fn handle_of(raw: &str) -> String {
     raw.trim().trim_start_matches('@').chars().filter(|c| !c.is_control()).collect()
 }

@@ -9,6 +9,8 @@ pub const CHART_HEIGHT: i64 = 220;
 /// Room below the bars for the week labels, and above for the largest value.
 const LABEL_ROOM: i64 = 28;
 const TOP_ROOM: i64 = 16;
+/// Where every bar stands.
+pub const BASELINE: i64 = CHART_HEIGHT - LABEL_ROOM;
 
 /// One bar of the chart.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,8 +38,7 @@ pub fn chart(weeks: &[Week]) -> Vec<Column> {
     let top = weeks.iter().flat_map(|w| [w.coffees, w.met]).max().unwrap_or(0).max(1);
     let slot = CHART_WIDTH / (weeks.len().max(1) as i64);
     let bar_width = (slot - 8) / 2;
-    let plot = CHART_HEIGHT - LABEL_ROOM - TOP_ROOM;
-    let base = CHART_HEIGHT - LABEL_ROOM;
+    let plot = BASELINE - TOP_ROOM;
     weeks
         .iter()
         .enumerate()
@@ -45,7 +46,7 @@ pub fn chart(weeks: &[Week]) -> Vec<Column> {
             let left = i as i64 * slot + 4;
             let bar = |offset: i64, value: i64, series| {
                 let height = value * plot / top;
-                Bar { x: left + offset, y: base - height, width: bar_width, height, value, series }
+                Bar { x: left + offset, y: BASELINE - height, width: bar_width, height, value, series }
             };
             Column {
                 label: week.starts.format("%-d %b").to_string(),

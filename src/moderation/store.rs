@@ -38,6 +38,18 @@ pub async fn find_member(db: impl PgExecutor<'_>, handle: &str) -> sqlx::Result<
     .await
 }
 
+/// Who a handle names, for acting on them: just the id and the handle as stored.
+pub struct MemberKey {
+    pub id: i64,
+    pub handle: String,
+}
+
+pub async fn find_member_key(db: impl PgExecutor<'_>, handle: &str) -> sqlx::Result<Option<MemberKey>> {
+    sqlx::query_as!(MemberKey, "select id, handle from members where lower(handle) = lower($1)", handle)
+        .fetch_optional(db)
+        .await
+}
+
 /// A line of `/admin/members`.
 #[derive(Clone, Debug)]
 pub struct MemberLine {
