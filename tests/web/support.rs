@@ -38,6 +38,15 @@ static SERVER: OnceLock<TestServer> = OnceLock::new();
 /// The embedded cluster, when this run started one; stopped when the process exits.
 static EMBEDDED: Mutex<Option<EmbeddedPostgres>> = Mutex::new(None);
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+static NEXT_ADDR: AtomicUsize = AtomicUsize::new(1);
+
+/// A loopback address no other visitor in this test run has: each person in a test signs up
+/// and logs in from a machine of their own, as people do, so per-address throttles see them
+/// apart.
+pub fn next_addr() -> SocketAddr {
+    let n = NEXT_ADDR.fetch_add(1, Ordering::SeqCst);
+    SocketAddr::from(([127, (n >> 16) as u8, (n >> 8) as u8, n as u8], 40000))
+}
 
 extern "C" fn stop_embedded_server() {
     if let Ok(mut slot) = EMBEDDED.lock()
@@ -222,7 +231,7 @@ impl Client {
     }
 
     pub fn with_router(pool: PgPool, router: Router) -> Client {
-        Client { pool, router, cookies: HashMap::new(), csrf: None, addr: SocketAddr::from(([127, 0, 0, 1], 40000)) }
+        Client { pool, router, cookies: HashMap::new(), csrf: None, addr: next_addr() }
     }
 
     /// Another visitor of the same site, with empty cookies.
@@ -312,8 +321,10 @@ impl Client {
         self.send(request).await
     }
 
-    /// Signs up `handle` (email `handle@example.com`) and stays logged in as them.
+    /// Signs up `handle` (email `handle@example.com`, verified, as if they had followed the
+    /// link) from an address of their own, and stays logged in as them.
     pub async fn sign_up(&mut self, handle: &str) -> i64 {
+        self.addr = next_addr();
         let email = format!("{handle}@example.com");
         let page = self
             .post("/signup", &[("email", &email), ("handle", handle), ("display_name", handle), ("password", PASSWORD)])
@@ -321,7 +332,7 @@ impl Client {
         assert_eq!(page.status, StatusCode::SEE_OTHER, "sign-up of {handle} failed: {}", page.text(".field-error"));
         // Logging in draws a new CSRF secret: the next form needs a token from a new page.
         self.csrf = None;
-        sqlx::query_scalar("select id from members where handle = $1")
+        sqlx::query_scalar("update members set email_verified_at = now() where handle = $1 returning id")
             .bind(handle)
             .fetch_one(&self.pool)
             .await
