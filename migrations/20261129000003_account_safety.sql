@@ -21,6 +21,14 @@ alter table members
 -- receiving email at it: they keep receiving it rather than being silenced overnight.
 update members set email_verified_at = created_at;
 
+-- An address is unique among verified accounts only. Signing up with an address that already
+-- has an account then looks exactly like signing up with a new one (nobody learns who is a
+-- member), and the stranger's account can never verify it. Log-in and password reset by email
+-- pick the verified account.
+drop index members_email_key;
+create unique index members_email_key on members (lower(email)) where email_verified_at is not null;
+create index members_email on members (lower(email));
+
 -- A tombstone's handle and email are replaced by `~<id>`, which no sign-up can choose (the
 -- tilde is not allowed in a handle, and an address needs an @).
 alter table members drop constraint members_handle_format;

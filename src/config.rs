@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::web::Cidr;
+
 /// Where the database is, how the web server listens and how email goes out.
 #[derive(Args, Clone)]
 pub struct Config {
@@ -67,6 +69,18 @@ pub struct Config {
     #[arg(long, env = "CUPPA_HORIZON_DAYS", default_value_t = 14, global = true,
           value_parser = clap::value_parser!(i64).range(2..=21))]
     pub horizon_days: i64,
+
+    /// A reverse proxy's address range (such as `127.0.0.1/32` for one on the same machine),
+    /// whose `X-Forwarded-For` header then names the client for the log-in and sign-up
+    /// throttles. Repeat for several; the environment variable takes a comma-separated list.
+    #[arg(
+        long = "trusted-proxy",
+        env = "CUPPA_TRUSTED_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 impl Config {
@@ -109,6 +123,7 @@ impl fmt::Debug for Config {
             .field("round_day", &self.round_day)
             .field("round_hour", &self.round_hour)
             .field("horizon_days", &self.horizon_days)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -153,5 +168,15 @@ mod tests {
         assert_eq!(listening.config.public_url(), "http://127.0.0.1:9000");
         let told = Cli::parse_from(["cuppa", "--public-url", "https://cuppa.example/"]);
         assert_eq!(told.config.public_url(), "https://cuppa.example");
+    }
+
+    #[test]
+    fn trusted_proxies_are_repeated_or_comma_separated_and_checked() {
+        let cli =
+            Cli::parse_from(["cuppa", "--trusted-proxy", "127.0.0.1/32", "--trusted-proxy", "10.0.0.0/8,fd00::/8"]);
+        let shown: Vec<String> = cli.config.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"]);
+        let typo = Cli::try_parse_from(["cuppa", "--trusted-proxy", "10.0.0.1/8"]).err().expect("refused");
+        assert!(typo.to_string().contains("did you mean 10.0.0.0/8?"), "{typo}");
     }
 }

@@ -35,10 +35,15 @@ pub enum AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
-        // A pool that cannot hand out a connection, or a socket that broke, means the database
-        // is down or unreachable: a 503 the visitor can retry, not a bug.
+        // A pool that cannot hand out a connection, a socket that broke, or a server that is
+        // shutting down, restarting or not yet accepting connections (SQLSTATE 57P01, 57P02,
+        // 57P03: it ends the connection mid-query) means the database is unavailable for now:
+        // a 503 the visitor can retry, not a bug.
         match err {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                AppError::Unavailable(err.to_string())
+            }
+            sqlx::Error::Database(ref db) if matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03")) => {
                 AppError::Unavailable(err.to_string())
             }
             other => AppError::Database(other),

@@ -48,6 +48,14 @@ pub struct AppState {
     pub public_url: String,
     /// How scheduler rounds run (the admin's "run a round now" uses it too).
     pub scheduler: scheduler::Settings,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: web::TrustedProxies,
+}
+
+impl axum::extract::FromRef<AppState> for web::TrustedProxies {
+    fn from_ref(state: &AppState) -> Self {
+        state.trusted_proxies.clone()
+    }
 }
 
 /// Requests taking longer than this are answered 408 and their work dropped.

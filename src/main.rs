@@ -242,6 +242,7 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
                 secure_cookies: config.secure_cookies,
                 public_url: config.public_url(),
                 scheduler: config.scheduler(),
+                trusted_proxies: cuppa::web::TrustedProxies::new(config.trusted_proxies.iter().copied()),
             };
             server::serve(listener, state, jobs, shutdown).await
         }

@@ -854,8 +854,10 @@ async fn insert_batch(pool: &PgPool, drafts: &[Draft], password_hash: &str) -> a
     let column = |f: fn(&Draft) -> String| drafts.iter().map(f).collect::<Vec<String>>();
     let mut tx = pool.begin().await?;
     let ids = sqlx::query!(
-        r#"insert into members (email, handle, display_name, password_hash, bio, city, time_zone, interests, created_at)
-           select email, handle, display_name, $4, bio, city, time_zone, string_to_array(interests, ','), created_at
+        r#"insert into members (email, handle, display_name, password_hash, bio, city, time_zone, interests, created_at,
+                                   email_verified_at)
+           select email, handle, display_name, $4, bio, city, time_zone, string_to_array(interests, ','), created_at,
+                  created_at
            from unnest($1::text[], $2::text[], $3::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
                 as d(email, handle, display_name, bio, city, time_zone, interests, created_at)
            returning id, handle"#,

@@ -4,6 +4,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::{Method, Uri, header};
 use chrono::Utc;
 use tower_sessions::Session;
 
@@ -12,7 +13,7 @@ use crate::error::AppError;
 use crate::members::model::{Member, Status};
 use crate::members::store as members;
 use crate::notify::store as notify;
-use crate::web::{Flash, Layout, NavMember, UNREAD_CAP, csrf};
+use crate::web::{Flash, Layout, NavMember, UNREAD_CAP, csrf, safe_next};
 
 pub(super) const MEMBER_KEY: &str = "member_id";
 /// When the member logged in (unix seconds), for the absolute session limit.
@@ -74,6 +75,11 @@ async fn member_of_session(session: &Session, state: &AppState) -> Result<Option
             Flash::error("Your account is suspended, so you have been logged out.").push(session).await?;
             Ok(None)
         }
+        // A deleted account's sessions go with it; this one was read before the deletion.
+        Some(member) if member.status == Status::Deleted => {
+            session.flush().await?;
+            Ok(None)
+        }
         Some(member) => {
             // The store counts inactivity from the last write, and pages only read: extend
             // the session with one write a day rather than one per page view.
@@ -90,9 +96,28 @@ async fn member_of_session(session: &Session, state: &AppState) -> Result<Option
     }
 }
 
-fn unauthorized(parts: &Parts) -> AppError {
-    let next = parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_owned();
+/// Off to log in, and back afterwards to the page asked for. A form's target is no page (a
+/// POST-only path answers the browser's GET after log-in with 405): the member goes back to
+/// the page the form was on, as its `Referer` says, or home.
+fn unauthorized(parts: &Parts, state: &AppState) -> AppError {
+    let next = if matches!(parts.method, Method::GET | Method::HEAD) {
+        parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_owned()
+    } else {
+        referring_page(parts, &state.public_url).unwrap_or_else(|| "/".to_owned())
+    };
     AppError::Unauthorized { next }
+}
+
+/// The path and query of the `Referer` when it is a page of this site: its host is the one
+/// the request was sent to, or the public URL's (a proxy may have rewritten `Host`).
+fn referring_page(parts: &Parts, public_url: &str) -> Option<String> {
+    let referer: Uri = parts.headers.get(header::REFERER)?.to_str().ok()?.parse().ok()?;
+    let host = referer.authority()?.as_str();
+    let requested = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let public = public_url.parse::<Uri>().ok().and_then(|uri| uri.authority().cloned());
+    let ours = requested.is_some_and(|h| h.eq_ignore_ascii_case(host))
+        || public.is_some_and(|p| p.as_str().eq_ignore_ascii_case(host));
+    ours.then(|| safe_next(referer.path_and_query().map(|pq| pq.as_str())))
 }
 
 impl FromRequestParts<AppState> for MaybeMember {
@@ -109,7 +134,7 @@ impl FromRequestParts<AppState> for CurrentMember {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match load_member(parts, state).await? {
             Some(member) => Ok(CurrentMember(member)),
-            None => Err(unauthorized(parts)),
+            None => Err(unauthorized(parts, state)),
         }
     }
 }
@@ -160,6 +185,7 @@ impl FromRequestParts<AppState> for Layout {
             unread,
             member: member.map(|m| NavMember {
                 is_admin: m.is_admin(),
+                verified: m.verified,
                 handle: m.handle,
                 display_name: m.display_name,
             }),

@@ -1,7 +1,12 @@
 //! Accounts: sign-up, log-in, log-out, password hashing, sessions and the extractors every
 //! other domain uses for authorisation. Writes `members` (through the members store) at
-//! sign-up, and its own `sessions` and `login_failures`.
+//! sign-up, and its own `sessions` and the throttles' `login_failures`, `login_addresses` and
+//! `sign_up_attempts` (see `store`).
 
+pub mod account;
+pub mod account_store;
+pub mod deletion;
+pub mod export;
 pub mod extractors;
 pub mod password;
 pub mod session_store;
@@ -13,7 +18,7 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -22,7 +27,7 @@ use crate::error::{AppError, AppResult};
 use crate::members::model::{Status, validate_display_name, validate_email, validate_handle};
 use crate::members::store::{self as members, NewMember};
 use crate::web::routes::Routes;
-use crate::web::{ClientAddr, FieldErrors, Flash, Layout, csrf, safe_next};
+use crate::web::{ClientAddr, FieldErrors, Flash, Layout, csrf, retry_after, safe_next};
 use extractors::{AUTH_AT_KEY, MEMBER_KEY, SEEN_ON_KEY};
 pub use extractors::{Admin, CurrentMember, MaybeMember, Organiser, WARNING_PATH};
 
@@ -36,14 +41,30 @@ pub fn routes() -> Routes<AppState> {
         .get("/login", log_in_form)
         .post("/login", log_in)
         .post("/logout", log_out)
+        .merge(account::routes())
+        .get("/settings/account/export", export::download_data)
+        .get("/settings/account/delete", deletion::delete_account_form)
+        .post("/settings/account/delete", deletion::delete_account)
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 pub struct SignUpForm {
     pub email: String,
     pub handle: String,
     pub display_name: String,
     pub password: String,
+}
+
+/// By hand, so that a logged or traced form never shows the password.
+impl std::fmt::Debug for SignUpForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignUpForm")
+            .field("email", &self.email)
+            .field("handle", &self.handle)
+            .field("display_name", &self.display_name)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -52,18 +73,21 @@ struct SignUpPage {
     layout: Layout,
     form: SignUpForm,
     errors: FieldErrors,
+    /// Why a well-filled form was not taken: too many sign-ups from the visitor's address.
+    refused: Option<String>,
 }
 
 async fn sign_up_form(MaybeMember(member): MaybeMember, layout: Layout) -> Response {
     if member.is_some() {
         return Redirect::to("/").into_response();
     }
-    SignUpPage { layout, form: SignUpForm::default(), errors: FieldErrors::default() }.into_response()
+    SignUpPage { layout, form: SignUpForm::default(), errors: FieldErrors::default(), refused: None }.into_response()
 }
 
 async fn sign_up(
     State(state): State<AppState>,
     session: Session,
+    ClientAddr(client): ClientAddr,
     layout: Layout,
     Form(mut form): Form<SignUpForm>,
 ) -> AppResult<Response> {
@@ -71,35 +95,37 @@ async fn sign_up(
     let email = validate_email(&form.email, &mut errors);
     let handle = validate_handle(&form.handle, &mut errors);
     let display_name = validate_display_name(&form.display_name, &mut errors);
-    let password_chars = form.password.chars().count();
-    if password_chars < MIN_PASSWORD_CHARS {
-        errors.add("password", format!("Use at least {MIN_PASSWORD_CHARS} characters."));
-    } else if password_chars > MAX_PASSWORD_CHARS {
-        errors.add("password", format!("Use at most {MAX_PASSWORD_CHARS} characters."));
-    }
-    if errors.get("email").is_none() && errors.get("handle").is_none() {
-        let (email_taken, handle_taken) = members::find_taken(&state.pool, &email, &handle).await?;
-        if email_taken {
-            errors.add("email", "An account with this email already exists. Log in instead?");
-        }
-        if handle_taken {
-            errors.add("handle", "This handle is taken. Try another.");
-        }
+    account::check_new_password(&form.password, "password", &mut errors);
+    // Only the handle is checked: an address already in use signs up like a new one (its
+    // account stays unconfirmed), so the form tells nobody who is a member.
+    if errors.get("handle").is_none() && members::handle_taken(&state.pool, &handle).await? {
+        errors.add("handle", "This handle is taken. Try another.");
     }
     if errors.is_empty() {
+        // Recorded before the (slow) hash and counted after, as log-ins are, so that sign-ups
+        // sent all at once see each other.
+        let client = store::client_key(client);
+        let attempt = store::insert_sign_up_attempt(&state.pool, &client).await?;
+        if let Some(until) = store::sign_up_throttled_until(&state.pool, attempt, &client).await? {
+            store::delete_sign_up_attempt(&state.pool, attempt).await?;
+            form.password.clear();
+            return Ok(too_many_sign_ups(layout, form, until));
+        }
         let password_hash = password::hash(std::mem::take(&mut form.password)).await?;
         let new =
             NewMember { email: &email, handle: &handle, display_name: &display_name, password_hash: &password_hash };
-        match members::insert_member(&state.pool, &new).await {
+        let mut tx = state.pool.begin().await?;
+        match members::insert_member(&mut *tx, &new).await {
             Ok(id) => {
+                account::send_confirmation(&mut tx, id, &handle, &email, account::Confirming::NewAccount).await?;
+                // Whoever made the account knows its password: their address is known to it.
+                store::upsert_login_address(&mut *tx, id, &client).await?;
+                tx.commit().await?;
                 start_session(&session, id).await?;
                 Flash::success("Welcome to Cuppa! Tell people a little about yourself.").push(&session).await?;
                 return Ok(Redirect::to("/settings/profile").into_response());
             }
-            // Another sign-up took the address or handle between the check and the insert.
-            Err(sqlx::Error::Database(db)) if db.constraint() == Some("members_email_key") => {
-                errors.add("email", "An account with this email already exists. Log in instead?");
-            }
+            // Another sign-up took the handle between the check and the insert.
             Err(sqlx::Error::Database(db)) if db.constraint() == Some("members_handle_key") => {
                 errors.add("handle", "This handle is taken. Try another.");
             }
@@ -107,7 +133,19 @@ async fn sign_up(
         }
     }
     form.password.clear();
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, SignUpPage { layout, form, errors }).into_response())
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, SignUpPage { layout, form, errors, refused: None }).into_response())
+}
+
+/// The form again, as typed but for the password, with 429 and when the address may sign up
+/// again.
+fn too_many_sign_ups(layout: Layout, form: SignUpForm, until: DateTime<Utc>) -> Response {
+    let refused = format!(
+        "Too many accounts have been made from your address in the last hour. Nothing was saved, \
+         but what you typed is kept below: please try again after {} UTC.",
+        until.format("%H:%M")
+    );
+    let page = SignUpPage { layout, form, errors: FieldErrors::default(), refused: Some(refused) };
+    (StatusCode::TOO_MANY_REQUESTS, retry_after(until), page).into_response()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,12 +153,22 @@ struct NextQuery {
     next: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 pub struct LogInForm {
     pub account: String,
     pub password: String,
     #[serde(default)]
     pub next: String,
+}
+
+impl std::fmt::Debug for LogInForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogInForm")
+            .field("account", &self.account)
+            .field("password", &"<redacted>")
+            .field("next", &self.next)
+            .finish()
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -155,17 +203,20 @@ async fn log_in(
     } else {
         members::find_credentials(&state.pool, &account).await?
     };
-    // One account has one throttle, whether it is named by handle or by email.
+    // One account has one throttle, whether it is named by handle or by email. A name that is
+    // nobody's is throttled by what was typed, exactly as an account from an address it does
+    // not know, so the answers tell nobody which accounts exist.
     let throttle_key = credentials.as_ref().map_or_else(
         || account.chars().filter(|c| !c.is_control()).collect::<String>().to_lowercase(),
-        |c| format!("member:{}", c.id),
+        |c| store::member_key(c.id),
     );
-    let client = client.to_string();
+    let client = store::client_key(client);
     // The attempt is recorded before it is counted and before the (slow) password check, so
     // that attempts sent all at once see each other: at most the limit get their password
     // checked. A failure keeps its row; anything else removes it.
     let attempt = store::insert_login_attempt(&state.pool, &throttle_key, &client).await?;
-    if let Some(until) = store::throttled_until(&state.pool, &throttle_key, &client).await? {
+    let member_id = credentials.as_ref().map(|c| c.id);
+    if let Some(until) = store::login_throttled_until(&state.pool, attempt, &throttle_key, member_id, &client).await? {
         store::delete_login_attempt(&state.pool, attempt).await?;
         return Err(AppError::TooManyRequests { until });
     }
@@ -181,7 +232,8 @@ async fn log_in(
         let page = page("This account is suspended. If you think this is a mistake, write to the Cuppa team.");
         return Ok((StatusCode::FORBIDDEN, page).into_response());
     }
-    store::delete_login_failures(&state.pool, &throttle_key).await?;
+    store::delete_pair_failures(&state.pool, &throttle_key, &client).await?;
+    store::upsert_login_address(&state.pool, credentials.id, &client).await?;
     start_session(&session, credentials.id).await?;
     Flash::success("Welcome back!").push(&session).await?;
     Ok(Redirect::to(&next).into_response())
@@ -204,4 +256,21 @@ async fn start_session(session: &Session, member_id: i64) -> Result<(), tower_se
     session.insert(MEMBER_KEY, member_id).await?;
     session.insert(AUTH_AT_KEY, now).await?;
     session.insert(SEEN_ON_KEY, now / 86_400).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_forms_never_show_the_password_in_debug_output() {
+        let secret = "correct horse battery staple";
+        let sign_up = SignUpForm { email: "ada@example.com".into(), password: secret.into(), ..Default::default() };
+        let log_in = LogInForm { account: "ada".into(), password: secret.into(), next: "/".into() };
+        for shown in [format!("{sign_up:?}"), format!("{log_in:?}"), format!("{sign_up:#?}")] {
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+        assert!(format!("{sign_up:?}").contains("ada@example.com"), "the other fields stay readable");
+    }
 }

@@ -62,11 +62,14 @@ impl SessionStore for PgSessionStore {
         }
     }
 
+    /// Updates a live session only; only `create` inserts. A request that loaded the session
+    /// before a log-out deleted its row (or before all of a member's sessions were ended), and
+    /// writes after, must not put the row back: that would undo the log-out. Its write is
+    /// dropped, and its cookie names a session that no longer exists.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         sqlx::query!(
-            "insert into sessions (id, data, expires_at)
-             values ($1, $2, $3)
-             on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at",
+            "update sessions set data = $2, expires_at = $3
+             where id = $1 and expires_at > now()",
             record.id.to_string(),
             Json(&record.data) as _,
             to_chrono(record.expiry_date),

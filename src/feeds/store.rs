@@ -3,12 +3,14 @@
 use sqlx::PgExecutor;
 
 /// The member whose feed this token opens: anyone not suspended (a hidden member's calendar is
-/// their own, and they still use Cuppa).
+/// their own, and they still use Cuppa) nor deleted.
 pub async fn find_member_by_token(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<(i64, String)>> {
-    let row =
-        sqlx::query!("select id, display_name from members where calendar_token = $1 and status <> 'suspended'", token)
-            .fetch_optional(db)
-            .await?;
+    let row = sqlx::query!(
+        "select id, display_name from members where calendar_token = $1 and status not in ('suspended', 'deleted')",
+        token
+    )
+    .fetch_optional(db)
+    .await?;
     Ok(row.map(|r| (r.id, r.display_name)))
 }
 

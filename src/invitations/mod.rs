@@ -160,9 +160,9 @@ async fn send_invitation(
 }
 
 /// Sends an invitation on `conn`'s transaction after checking, under the locks, what may have
-/// changed since the form was drawn: blocks, the invitee's setting, the inviter's cap and an
-/// invitation already open. Tells the invitee. The caller commits. Also used by accepting a
-/// scheduler suggestion, which sends an invitation on the accepter's behalf.
+/// changed since the form was drawn: both members' status, blocks, the invitee's setting, the
+/// inviter's cap and an invitation already open. Tells the invitee. The caller commits. Also
+/// used by accepting a scheduler suggestion, which sends an invitation on the accepter's behalf.
 pub(crate) async fn send_in(
     conn: &mut sqlx::PgConnection,
     inviter: i64,
@@ -171,11 +171,18 @@ pub(crate) async fn send_in(
     times: &[chrono::DateTime<Utc>],
     note: &str,
 ) -> AppResult<i64> {
-    // The graph locks first (smaller id first, as a block and a follow take them), so a block,
-    // an unfollow or a change of setting cannot cross the checks below; then the inviter's row
-    // lock, which makes the cap exact.
+    // The graph locks first (smaller id first, as a block and a follow take them), so a
+    // suspension, a block, an unfollow or a change of setting cannot cross the checks below:
+    // each takes the graph lock of the member it changes. Then the inviter's row lock, which
+    // makes the cap exact.
     crate::social::store::lock_graphs_of_pair(conn, inviter, invitee.id).await?;
-    crate::members::store::lock_member(conn, inviter).await?;
+    // A hidden member still uses Cuppa (only others cannot see them); a suspended one not.
+    if !matches!(crate::members::store::lock_member(conn, inviter).await?, Status::Active | Status::Hidden) {
+        return Err(AppError::Forbidden("Your account can no longer send invitations."));
+    }
+    if crate::members::store::get_status(&mut *conn, invitee.id).await? != Status::Active {
+        return Err(AppError::NotFound);
+    }
     let relation = crate::social::store::get_relation(&mut *conn, inviter, invitee.id).await?;
     if relation.blocked_either_way() {
         return Err(AppError::NotFound);
@@ -253,6 +260,16 @@ impl InvitationPage {
 
     fn other_handle(&self) -> &str {
         self.invitation.other(self.side).2
+    }
+
+    /// Whether the other person has a profile to link to: not a former member (nor a hidden
+    /// or suspended one), whose profile answers 404.
+    fn other_has_profile(&self) -> bool {
+        let status = match self.side {
+            Side::Inviter => self.invitation.invitee_status,
+            Side::Invitee => self.invitation.inviter_status,
+        };
+        status == Status::Active
     }
 
     fn is_inviter(&self) -> bool {

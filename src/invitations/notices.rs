@@ -29,7 +29,8 @@ pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
         | Kind::MeetupPromoted
         | Kind::MeetupChanged
         | Kind::MeetupCancelled
-        | Kind::MeetupAnnouncement => {
+        | Kind::MeetupAnnouncement
+        | Kind::Account => {
             format!("News of your coffee with {other} at {venue}")
         }
     };

@@ -280,14 +280,15 @@ pub async fn cancel_rsvp(conn: &mut PgConnection, meetup: i64, member: i64) -> s
 
 /// Moves the first `seats` on the waitlist, in arrival order, to going; gives who moved. Call
 /// it holding the meetup's lock. Suspended members are passed over: they keep their place,
-/// for nothing, and a seat never goes to them.
+/// for nothing, and a seat never goes to them (nor to a deleted account's tombstone, whose
+/// places ahead were given up, but which may still wait at a meetup under way).
 pub async fn promote_waitlisted(conn: &mut PgConnection, meetup: i64, seats: i64) -> sqlx::Result<Vec<i64>> {
     sqlx::query_scalar!(
         "update rsvps set status = 'going'
          where meetup_id = $1 and member_id in (
              select r.member_id from rsvps r
              join members m on m.id = r.member_id
-             where r.meetup_id = $1 and r.status = 'waitlisted' and m.status <> 'suspended'
+             where r.meetup_id = $1 and r.status = 'waitlisted' and m.status not in ('suspended', 'deleted')
              order by r.arrival
              limit $2
          )

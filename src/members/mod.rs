@@ -56,6 +56,8 @@ struct WelcomePage {
     /// The member has more connections than are ranked: the list draws from the recent ones.
     never_met_from_recent: bool,
     claims: Vec<ClaimForMe>,
+    /// More claims wait than are shown.
+    more_claims: bool,
     following: i64,
     met: i64,
     /// Open invitations and coffees waiting for "did you meet?", for the "Your coffees" card.
@@ -85,6 +87,9 @@ const NEVER_MET_SHOWN: i64 = 12;
 /// Connections ranked for that list, and shown first in the directory: the most recent ones,
 /// which is all of them for nearly everyone (see `list_never_met`).
 pub const NEVER_MET_POOL: i64 = 300;
+/// "We have met" claims shown on the home page, oldest first: each one answered brings the
+/// next up, so the page stays small however many someone sends.
+const CLAIMS_SHOWN: i64 = 20;
 
 impl WelcomePage {
     /// Where the member stands for a meetup on the "your meetups" card.
@@ -105,6 +110,10 @@ impl WelcomePage {
 
     fn pool(&self) -> i64 {
         NEVER_MET_POOL
+    }
+
+    fn claims_shown(&self) -> i64 {
+        CLAIMS_SHOWN
     }
 
     /// Why this person is worth a coffee, in plain words.
@@ -153,7 +162,9 @@ async fn show_home(
     let recent = social::store::list_recent_connections(&state.pool, member.id, NEVER_MET_POOL).await?;
     let never_met_from_recent = recent.len() as i64 >= NEVER_MET_POOL;
     let never_met = social::store::list_never_met(&state.pool, member.id, &recent, NEVER_MET_SHOWN).await?;
-    let claims = social::store::list_claims_for(&state.pool, member.id).await?;
+    let mut claims = social::store::list_claims_for(&state.pool, member.id, CLAIMS_SHOWN + 1).await?;
+    let more_claims = claims.len() as i64 > CLAIMS_SHOWN;
+    claims.truncate(CLAIMS_SHOWN as usize);
     let (following, met) = social::store::get_met_figures(&state.pool, member.id).await?;
     let coffees = crate::invitations::store::list_current(&state.pool, member.id).await?;
     let mut suggestions = crate::scheduler::store::list_upcoming_suggestions(
@@ -173,6 +184,7 @@ async fn show_home(
         never_met,
         never_met_from_recent,
         claims,
+        more_claims,
         following,
         met,
         coffees,
@@ -444,7 +456,12 @@ async fn update_privacy(
 ) -> AppResult<Response> {
     match form.validate() {
         Ok(privacy) => {
-            store::update_privacy(&state.pool, member.id, &privacy).await?;
+            let mut tx = state.pool.begin().await?;
+            // The member's graph lock: an invitation being sent to them holds it while it
+            // checks their "who may invite me", so the change waits until that send is done.
+            social::store::lock_graph_of(&mut tx, member.id).await?;
+            store::update_privacy(&mut *tx, member.id, &privacy).await?;
+            tx.commit().await?;
             Flash::success("Your privacy settings are saved.").push(&session).await?;
             Ok(Redirect::to("/settings/privacy").into_response())
         }

@@ -47,6 +47,9 @@ pub enum Status {
     /// matching; the profile is 404 to others), but still able to log in and use Cuppa.
     Hidden,
     Suspended,
+    /// A deleted account's tombstone ("a former member"): kept so that met pairs, past
+    /// invitations, reports and audit entries still point somewhere; never logs in or shows.
+    Deleted,
 }
 
 /// Who may send this member a coffee invitation.
@@ -92,6 +95,8 @@ pub struct Member {
     pub city: String,
     /// An admin's warning waits to be read: every page sends them to it first.
     pub warned: bool,
+    /// The member confirmed their email address; until then no notification email is sent.
+    pub verified: bool,
 }
 
 impl Member {

@@ -19,6 +19,16 @@ pub struct NewMember<'a> {
     pub password_hash: &'a str,
 }
 
+/// An account as its owner's settings, and the emails about it, need it.
+pub struct Account {
+    pub id: i64,
+    pub handle: String,
+    pub email: String,
+    /// The member confirmed `email` by following the link sent to it.
+    pub verified: bool,
+    pub password_hash: String,
+}
+
 /// A stored availability window with its id (for the remove button).
 pub struct WindowRow {
     pub id: i64,
@@ -30,7 +40,8 @@ pub async fn find_session_member(db: impl PgExecutor<'_>, id: i64) -> sqlx::Resu
         Member,
         r#"select id, handle, display_name, role as "role: Role", status as "status: Status", time_zone, city,
                   exists (select from member_warnings w where w.member_id = members.id and w.acknowledged_at is null)
-                      as "warned!"
+                      as "warned!",
+                  email_verified_at is not null as "verified!"
            from members
            where id = $1"#,
         id
@@ -39,13 +50,17 @@ pub async fn find_session_member(db: impl PgExecutor<'_>, id: i64) -> sqlx::Resu
     .await
 }
 
-/// By email or handle, whichever the member typed.
+/// By email or handle, whichever the member typed. Several accounts may give one address
+/// (it is unique among confirmed ones only): the one that confirmed it is the address's owner.
+/// A deleted account is nobody's.
 pub async fn find_credentials(db: impl PgExecutor<'_>, account: &str) -> sqlx::Result<Option<Credentials>> {
     sqlx::query_as!(
         Credentials,
         r#"select id, status as "status: Status", password_hash
            from members
-           where lower(email) = lower($1) or lower(handle) = lower(ltrim($1, '@'))
+           where (lower(email) = lower($1) or lower(handle) = lower(ltrim($1, '@')))
+             and status <> 'deleted'
+           order by email_verified_at nulls last, id
            limit 1"#,
         account
     )
@@ -53,21 +68,16 @@ pub async fn find_credentials(db: impl PgExecutor<'_>, account: &str) -> sqlx::R
     .await
 }
 
-/// Whether the email and the handle are already in use, in that order.
-pub async fn find_taken(db: impl PgExecutor<'_>, email: &str, handle: &str) -> sqlx::Result<(bool, bool)> {
-    let row = sqlx::query!(
-        r#"select exists (select from members where lower(email) = lower($1)) as "email!",
-                  exists (select from members where lower(handle) = lower($2)) as "handle!""#,
-        email,
-        handle
-    )
-    .fetch_one(db)
-    .await?;
-    Ok((row.email, row.handle))
+/// Whether the handle is in use. Only handles are checked: they are public, while whether an
+/// address has an account is nobody's business (see `members_email_key`).
+pub async fn handle_taken(db: impl PgExecutor<'_>, handle: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(r#"select exists (select from members where lower(handle) = lower($1)) as "taken!""#, handle)
+        .fetch_one(db)
+        .await
 }
 
-/// Fails with a unique violation on `members_email_key` or `members_handle_key` when another
-/// sign-up took the address or handle first.
+/// Fails with a unique violation on `members_handle_key` when another sign-up took the handle
+/// first. The address is not confirmed yet, so it never conflicts.
 pub async fn insert_member(db: impl PgExecutor<'_>, new: &NewMember<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
         "insert into members (email, handle, display_name, password_hash)
@@ -80,6 +90,49 @@ pub async fn insert_member(db: impl PgExecutor<'_>, new: &NewMember<'_>) -> sqlx
     )
     .fetch_one(db)
     .await
+}
+
+/// The account named by email or handle, chosen as `find_credentials` chooses it (for "forgot
+/// my password").
+pub async fn find_account(db: impl PgExecutor<'_>, account: &str) -> sqlx::Result<Option<Account>> {
+    sqlx::query_as!(
+        Account,
+        r#"select id, handle, email, email_verified_at is not null as "verified!", password_hash
+           from members
+           where (lower(email) = lower($1) or lower(handle) = lower(ltrim($1, '@')))
+             and status <> 'deleted'
+           order by email_verified_at nulls last, id
+           limit 1"#,
+        account
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn get_account(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Account> {
+    sqlx::query_as!(
+        Account,
+        r#"select id, handle, email, email_verified_at is not null as "verified!", password_hash
+           from members
+           where id = $1"#,
+        id
+    )
+    .fetch_one(db)
+    .await
+}
+
+pub async fn update_password(db: impl PgExecutor<'_>, id: i64, password_hash: &str) -> sqlx::Result<()> {
+    sqlx::query!("update members set password_hash = $2 where id = $1", id, password_hash).execute(db).await?;
+    Ok(())
+}
+
+/// Makes `email` the member's address, confirmed now. Fails with a unique violation on
+/// `members_email_key` while another account holds that address confirmed.
+pub async fn update_confirmed_email(db: impl PgExecutor<'_>, id: i64, email: &str) -> sqlx::Result<()> {
+    sqlx::query!("update members set email = $2, email_verified_at = now() where id = $1", id, email)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// An active member's profile, as anyone may see it; suspended and hidden members have none
@@ -145,9 +198,16 @@ pub async fn update_profile(db: impl PgExecutor<'_>, id: i64, update: &ProfileUp
 /// are checked one after the other and cannot both slip past the check. `no key update`, not
 /// `update`: it must not conflict with the key-share locks that foreign keys take when other
 /// transactions insert rows pointing at this member (a follow, a block, a notification).
-pub async fn lock_member(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
-    sqlx::query!("select id from members where id = $1 for no key update", id).fetch_one(conn).await?;
-    Ok(())
+/// Gives the member's status as of the lock.
+pub async fn lock_member(conn: &mut PgConnection, id: i64) -> sqlx::Result<Status> {
+    sqlx::query_scalar!(r#"select status as "status: Status" from members where id = $1 for no key update"#, id)
+        .fetch_one(conn)
+        .await
+}
+
+/// The member's status now (a statement of its own sees what was committed when it began).
+pub async fn get_status(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Status> {
+    sqlx::query_scalar!(r#"select status as "status: Status" from members where id = $1"#, id).fetch_one(db).await
 }
 
 pub async fn list_windows(db: impl PgExecutor<'_>, member_id: i64) -> sqlx::Result<Vec<WindowRow>> {

@@ -1,8 +1,9 @@
 //! What an admin can do to a member, from the web or the command line, each in one transaction
 //! with its audit entry: warn, hide, suspend, reinstate, and change a role. A suspension reaches
-//! into the other domains through their own functions: invitations, suggestions and meetups.
+//! into the other domains through their own functions: invitations, suggestions and meetups;
+//! an account's deletion (`auth::deletion`) does the same through [`take_out`].
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::audit::{self, Actor, Entry};
 use super::store;
@@ -111,43 +112,32 @@ pub async fn apply(
     reason: &str,
 ) -> Result<Effects, Refused> {
     let mut tx = pool.begin().await?;
-    let mut effects = Effects::default();
-    // A suspension takes the member's graph lock first, as sending an invitation and following
-    // do, so nothing new can be sent to or by them between the status change and the clean-up.
-    if mv == Move::Suspend {
-        crate::social::store::lock_graph_of(&mut tx, id).await?;
-    }
-    let admins = if mv == Move::Suspend { store::lock_admins(&mut tx).await? } else { Vec::new() };
-    let (_, status) = store::lock_member(&mut tx, id).await?.ok_or(Refused::NoSuchMember)?;
-    match mv {
-        Move::Warn => store::insert_warning(&mut tx, id, reason).await?,
+    let effects = match mv {
+        Move::Suspend => take_out(&mut tx, id, Status::Suspended).await?,
+        Move::Warn => {
+            lock_existing(&mut tx, id).await?;
+            store::insert_warning(&mut tx, id, reason).await?;
+            Effects::default()
+        }
         Move::Hide => {
-            match status {
-                Status::Hidden => return Err(Refused::NotNow("This member is already hidden.")),
-                Status::Suspended => return Err(Refused::NotNow("This member is suspended: reinstate them first.")),
-                Status::Active => {}
+            let status = lock_existing(&mut tx, id).await?;
+            if status == Status::Hidden {
+                return Err(Refused::NotNow("This member is already hidden."));
+            }
+            if status == Status::Suspended {
+                return Err(Refused::NotNow("This member is suspended: reinstate them first."));
             }
             store::set_status(&mut tx, id, Status::Hidden).await?;
-        }
-        Move::Suspend => {
-            if status == Status::Suspended {
-                return Err(Refused::NotNow("This member is already suspended."));
-            }
-            if admins == [id] {
-                return Err(Refused::LastAdmin);
-            }
-            store::set_status(&mut tx, id, Status::Suspended).await?;
-            effects.invitations = crate::invitations::withdraw_member(&mut tx, id).await?;
-            effects.suggestions = crate::scheduler::withdraw_member(&mut tx, id).await?;
-            (effects.meetups_cancelled, effects.places_given_up) = crate::meetups::withdraw_member(&mut tx, id).await?;
+            Effects::default()
         }
         Move::Reinstate => {
-            if status == Status::Active {
+            if lock_existing(&mut tx, id).await? == Status::Active {
                 return Err(Refused::NotNow("This member is neither hidden nor suspended."));
             }
             store::set_status(&mut tx, id, Status::Active).await?;
+            Effects::default()
         }
-    }
+    };
     let entry = Entry {
         action: mv.audit_action(),
         target_member: Some(id),
@@ -158,6 +148,42 @@ pub async fn apply(
     audit::record(&mut tx, actor, &entry).await?;
     tx.commit().await?;
     Ok(effects)
+}
+
+/// Nothing an admin does applies to a deleted account's tombstone: reinstating one would bring
+/// back an account with no owner.
+const GONE: &str = "This account was deleted by its owner.";
+
+/// The member's status, their row locked; a tombstone is refused.
+async fn lock_existing(conn: &mut PgConnection, id: i64) -> Result<Status, Refused> {
+    match store::lock_member(conn, id).await?.ok_or(Refused::NoSuchMember)? {
+        (_, Status::Deleted) => Err(Refused::NotNow(GONE)),
+        (_, status) => Ok(status),
+    }
+}
+
+/// Takes member `id` out of everyone else's plans, as a suspension and an account's deletion
+/// both do: sets `status`, cancels their open invitations, withdraws their open suggestions,
+/// cancels the meetups they host that are still ahead and gives up their seats, telling the
+/// other side of each. The last admin who could act is refused.
+///
+/// Locks in this order: the member's graph lock first, as sending an invitation and following
+/// do, so nothing new is sent to or by them between the status change and the clean-up; then
+/// every admin row (for the last-admin check), then the member's own row.
+pub async fn take_out(conn: &mut PgConnection, id: i64, status: Status) -> Result<Effects, Refused> {
+    crate::social::store::lock_graph_of(conn, id).await?;
+    let admins = store::lock_admins(conn).await?;
+    if lock_existing(conn, id).await? == Status::Suspended {
+        return Err(Refused::NotNow("This member is already suspended."));
+    }
+    if admins == [id] {
+        return Err(Refused::LastAdmin);
+    }
+    store::set_status(conn, id, status).await?;
+    let invitations = crate::invitations::withdraw_member(conn, id).await?;
+    let suggestions = crate::scheduler::withdraw_member(conn, id).await?;
+    let (meetups_cancelled, places_given_up) = crate::meetups::withdraw_member(conn, id).await?;
+    Ok(Effects { invitations, suggestions, meetups_cancelled, places_given_up })
 }
 
 /// Gives member `id` the role `role`. Taking admin away from the last admin is refused.
@@ -171,7 +197,10 @@ pub async fn change_role(
 ) -> Result<(), Refused> {
     let mut tx = pool.begin().await?;
     let admins = store::lock_admins(&mut tx).await?;
-    let (was, _) = store::lock_member(&mut tx, id).await?.ok_or(Refused::NoSuchMember)?;
+    let (was, status) = store::lock_member(&mut tx, id).await?.ok_or(Refused::NoSuchMember)?;
+    if status == Status::Deleted {
+        return Err(Refused::NotNow(GONE));
+    }
     if was == role {
         return Err(Refused::NotNow("The member already has that role."));
     }
@@ -198,8 +227,8 @@ pub fn check_reason(raw: &str) -> Result<String, String> {
         Err("Write a reason: it goes into the audit log.".to_owned())
     } else if reason.chars().count() > MAX_REASON_CHARS {
         Err(format!("Keep it to {MAX_REASON_CHARS} characters."))
-    } else if reason.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        Err("Remove the control characters.".to_owned())
+    } else if let Some(problem) = crate::web::forms::free_text_problem(reason) {
+        Err(problem.to_owned())
     } else {
         Ok(reason.to_owned())
     }
@@ -214,6 +243,7 @@ mod tests {
         assert!(check_reason("   ").is_err());
         assert!(check_reason(&"x".repeat(MAX_REASON_CHARS + 1)).is_err());
         assert!(check_reason("nul\0byte").is_err());
+        assert!(check_reason("reads \u{202E}backwards").is_err());
         assert_eq!(check_reason("  spam, twice \n").unwrap(), "spam, twice");
     }
 

@@ -150,6 +150,8 @@ impl MemberPage {
                 moves.push(("reinstate", "Unhide: visible to others again"));
             }
             Status::Suspended => moves.push(("reinstate", "Reinstate: they can log in again")),
+            // A tombstone has nobody behind it to warn or reinstate.
+            Status::Deleted => moves.clear(),
         }
         moves
     }
@@ -159,6 +161,7 @@ impl MemberPage {
             Status::Active => "Active",
             Status::Hidden => "Hidden",
             Status::Suspended => "Suspended",
+            Status::Deleted => "Deleted by its owner",
         }
     }
 

@@ -27,6 +27,10 @@ pub enum Kind {
     MeetupChanged,
     MeetupCancelled,
     MeetupAnnouncement,
+    /// About the account itself (confirm an address, reset a password, the address or the
+    /// password changed): always sent, to whichever address it concerns, and never an in-app
+    /// notice. Not in `ALL`, so it cannot be turned off.
+    Account,
 }
 
 impl Kind {
@@ -70,6 +74,7 @@ impl Kind {
             Kind::MeetupChanged => "meetup_changed",
             Kind::MeetupCancelled => "meetup_cancelled",
             Kind::MeetupAnnouncement => "meetup_announcement",
+            Kind::Account => "account",
         }
     }
 
@@ -93,6 +98,7 @@ impl Kind {
             Kind::MeetupChanged => "A meetup I am going to moves",
             Kind::MeetupCancelled => "A meetup I am going to is cancelled",
             Kind::MeetupAnnouncement => "An organiser posts news of a meetup I am going to",
+            Kind::Account => "About my account",
         }
     }
 }
@@ -167,8 +173,10 @@ pub const SETTINGS_PATH: &str = "/settings/notifications";
 /// Composes the email for one outbox row. `public_url` is the address the site is served at
 /// (`https://cuppa.example`, with or without a trailing slash); `link` is the outbox row's
 /// path. A link that is not a local path (which `record`'s callers never write) is left out
-/// rather than sent as a link to somewhere else.
-pub fn compose(id: i64, to: &str, subject: &str, body: &str, link: &str, public_url: &str) -> Email {
+/// rather than sent as a link to somewhere else. An account email's footer points to no
+/// settings: it cannot be turned off, and its reader may not be a member (an address someone
+/// else typed at sign-up).
+pub fn compose(id: i64, kind: Kind, to: &str, subject: &str, body: &str, link: &str, public_url: &str) -> Email {
     let base = public_url.trim_end_matches('/');
     let settings_url = format!("{base}{SETTINGS_PATH}");
     let mut text = body.trim_end().replace("\r\n", "\n");
@@ -180,9 +188,13 @@ pub fn compose(id: i64, to: &str, subject: &str, body: &str, link: &str, public_
     }
     // Short lines and no trailing spaces (so no "-- " signature mark): the mail can then go
     // as plain 7-bit text, links intact, rather than quoted-printable.
-    text.push_str(&format!(
-        "\n\n--\nYou get this email because you are a member of Cuppa.\nChoose which emails Cuppa sends you:\n{settings_url}\n"
-    ));
+    if kind == Kind::Account {
+        text.push_str("\n\n--\nYou get this email because this address was given for an account on Cuppa.\n");
+    } else {
+        text.push_str(&format!(
+            "\n\n--\nYou get this email because you are a member of Cuppa.\nChoose which emails Cuppa sends you:\n{settings_url}\n"
+        ));
+    }
     Email {
         to: to.trim().to_owned(),
         subject: one_line(subject),
@@ -261,6 +273,7 @@ mod tests {
     fn an_email_carries_the_full_link_and_a_footer_to_the_settings() {
         let email = compose(
             42,
+            Kind::InvitationReceived,
             " ada@example.com ",
             "Grace invites you\r\nBcc: everyone@example.com",
             "Grace would like a coffee.\r\nSee you soon.\n",
@@ -283,9 +296,25 @@ mod tests {
     }
 
     #[test]
+    fn an_account_email_offers_no_settings_to_turn_it_off() {
+        let email = compose(
+            7,
+            Kind::Account,
+            "a@example.com",
+            "Confirm",
+            "Open the link.",
+            "/verify-email/ab",
+            "http://x.test",
+        );
+        assert!(email.body.starts_with("Open the link.\n\nhttp://x.test/verify-email/ab\n\n--\n"));
+        assert!(!email.body.contains(SETTINGS_PATH), "{}", email.body);
+        assert!(!email.body.contains("you are a member"), "{}", email.body);
+    }
+
+    #[test]
     fn only_local_links_are_put_in_an_email() {
         for hostile in ["//evil.example/x", "https://evil.example", "/\\evil.example", ""] {
-            let email = compose(1, "a@example.com", "s", "b", hostile, "http://127.0.0.1:8080");
+            let email = compose(1, Kind::MetConfirmed, "a@example.com", "s", "b", hostile, "http://127.0.0.1:8080");
             assert!(!email.body.contains("evil"), "{hostile:?}");
             assert!(email.body.starts_with("b\n\n--\n"));
         }

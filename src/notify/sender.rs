@@ -156,7 +156,15 @@ impl Mailer {
         if mail.member_id.is_none() {
             return Err(Failure::permanent("the member has deleted their account"));
         }
-        let email = model::compose(mail.id, &mail.to_address, &mail.subject, &mail.body, &mail.link, &self.public_url);
+        let email = model::compose(
+            mail.id,
+            mail.kind,
+            &mail.to_address,
+            &mail.subject,
+            &mail.body,
+            &mail.link,
+            &self.public_url,
+        );
         let message = self.message(&email)?;
         self.deliver(mail.id, message).await
     }

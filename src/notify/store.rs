@@ -5,9 +5,9 @@ use sqlx::{PgConnection, PgExecutor};
 
 use super::model::{Kind, Notice};
 
-/// Records a notification for `member` and, unless they turned that kind of email off, its
-/// email in the outbox. Call it on the transaction of the event it tells of, so the event and
-/// the news of it commit (or vanish) together.
+/// Records a notification for `member` and, unless they turned that kind of email off or have
+/// not confirmed their address yet, its email in the outbox. Call it on the transaction of the
+/// event it tells of, so the event and the news of it commit (or vanish) together.
 pub async fn record(conn: &mut PgConnection, member: i64, notice: &Notice) -> sqlx::Result<()> {
     record_all(conn, &[(member, notice.clone())]).await
 }
@@ -28,13 +28,19 @@ pub async fn record_all(conn: &mut PgConnection, notices: &[(i64, Notice)]) -> s
          ),
          shown as (
              insert into notifications (member_id, kind, text, link, actor_id)
-             select member_id, kind, text, link, actor_id from news
+             select n.member_id, n.kind, n.text, n.link, n.actor_id
+             from news n
+             join members m on m.id = n.member_id
+             -- A former member (a deleted account) has nobody to read it.
+             where m.status <> 'deleted'
          )
          insert into outbox (member_id, kind, to_address, subject, body, link)
          select m.id, n.kind, m.email, n.text, n.body, n.link
          from news n
          join members m on m.id = n.member_id
-         where not exists (select from email_opt_outs o where o.member_id = n.member_id and o.kind = n.kind)",
+         -- An address nobody has confirmed may be a stranger's: no news goes to it.
+         where m.email_verified_at is not null
+           and not exists (select from email_opt_outs o where o.member_id = n.member_id and o.kind = n.kind)",
         &members,
         &kinds,
         &texts,
@@ -53,7 +59,7 @@ pub async fn record_all(conn: &mut PgConnection, notices: &[(i64, Notice)]) -> s
 pub async fn record_for_followers(conn: &mut PgConnection, member: i64, notice: &Notice) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
         r#"with told as (
-               select m.id, m.email
+               select m.id, m.email, m.email_verified_at is not null as verified
                from follows f
                join members m on m.id = f.follower_id
                where f.followee_id = $1 and m.status = 'active' and m.invite_policy <> 'nobody'
@@ -70,7 +76,9 @@ pub async fn record_for_followers(conn: &mut PgConnection, member: i64, notice: 
                insert into outbox (member_id, kind, to_address, subject, body, link)
                select t.id, $2, t.email, $3, $4, $5
                from told t
-               where not exists (select from email_opt_outs o where o.member_id = t.id and o.kind = $2)
+               -- As in `record_all`: an unconfirmed address gets no news.
+               where t.verified
+                 and not exists (select from email_opt_outs o where o.member_id = t.id and o.kind = $2)
            )
            select count(*) as "told!" from shown"#,
         member,
@@ -82,6 +90,32 @@ pub async fn record_for_followers(conn: &mut PgConnection, member: i64, notice: 
     )
     .fetch_one(&mut *conn)
     .await
+}
+
+/// Queues an email about the member's account (`Kind::Account`) to `to`, which need not be
+/// their address (a new one to confirm, the old one told of a change) nor confirmed: these are
+/// the emails that confirm addresses and recover accounts, so no choice or gate holds them
+/// back, and no in-app notice goes with them.
+pub async fn queue_account_email(
+    db: impl PgExecutor<'_>,
+    member: i64,
+    to: &str,
+    subject: &str,
+    body: &str,
+    link: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into outbox (member_id, kind, to_address, subject, body, link)
+         values ($1, 'account', $2, $3, $4, $5)",
+        member,
+        to,
+        subject,
+        body,
+        link
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Deletes the notifications of each of the two that name the other (`actor_id`), in the
@@ -202,6 +236,7 @@ pub struct DueMail {
     pub id: i64,
     /// `None` once the member has deleted their account.
     pub member_id: Option<i64>,
+    pub kind: Kind,
     pub to_address: String,
     pub subject: String,
     pub body: String,
@@ -216,12 +251,12 @@ pub struct DueMail {
 pub async fn take_due_mail(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<DueMail>> {
     sqlx::query_as!(
         DueMail,
-        "select id, member_id, to_address, subject, body, link, attempts
-         from outbox
-         where sent_at is null and failed_at is null and next_attempt_at <= now()
-         order by id
-         limit $1
-         for update skip locked",
+        r#"select id, member_id, kind as "kind: Kind", to_address, subject, body, link, attempts
+           from outbox
+           where sent_at is null and failed_at is null and next_attempt_at <= now()
+           order by id
+           limit $1
+           for update skip locked"#,
         limit
     )
     .fetch_all(&mut *conn)

@@ -179,15 +179,17 @@ pub async fn count_considered(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar!(r#"select count(*) as "n!" from scheduler_eligible"#).fetch_one(db).await
 }
 
-/// The people one member could be paired with now: `list_candidates` for one member, read
-/// through the follow indexes for the page that explains a missing suggestion, where the whole
-/// graph's statement would take seconds. Keep the two sets of conditions the same.
+/// Up to `limit` of the people one member could be paired with now: `list_candidates` for one
+/// member, read through the follow indexes for the page that explains a missing suggestion,
+/// where the whole graph's statement would take seconds. Keep the two sets of conditions the
+/// same.
 pub async fn list_partners_of(
     db: impl PgExecutor<'_>,
     member: i64,
     period: NaiveDate,
     cool_down_weeks: i32,
     declined_after: DateTime<Utc>,
+    limit: i64,
 ) -> sqlx::Result<Vec<i64>> {
     sqlx::query_scalar!(
         r#"with linked as (
@@ -219,11 +221,13 @@ pub async fn list_partners_of(
                  where s.a_id = least($1, e.id) and s.b_id = greatest($1, e.id)
                    and (r.period > $2::date - 7 * $3::int
                         or (s.state = 'declined' and s.answered_at > $4)))
-           order by e.id"#,
+           order by e.id
+           limit $5"#,
         member,
         period,
         cool_down_weeks,
-        declined_after
+        declined_after,
+        limit
     )
     .fetch_all(db)
     .await

@@ -89,7 +89,8 @@ pub fn routes() -> Routes<AppState> {
         .post("/admin/scheduler/run", run_round)
 }
 
-/// Why a member has no suggestion, and what they can change about it.
+/// Why a member has no suggestion, and what they can change about it. `checked_all` is false
+/// when the member has more partners than the page checks (`PARTNERS_CHECKED`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reason {
     NoCity,
@@ -97,9 +98,14 @@ pub enum Reason {
     NoAvailability,
     TakesNoInvitations,
     NobodyNearby,
-    NoCommonHour { people: usize },
-    Waiting { people: usize },
+    NoCommonHour { people: usize, checked_all: bool },
+    Waiting { people: usize, checked_all: bool },
 }
+
+/// The most partners the page that explains a missing suggestion checks for a common hour:
+/// each costs a member's availability and busy hours read and converted, and a member may be
+/// connected with thousands. The page says when it checked only these.
+pub const PARTNERS_CHECKED: i64 = 200;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "scheduler/suggestions.html")]
@@ -116,6 +122,10 @@ struct SuggestionsPage {
 }
 
 impl SuggestionsPage {
+    fn partners_checked(&self) -> i64 {
+        PARTNERS_CHECKED
+    }
+
     fn when(&self, s: &Suggestion) -> String {
         local_label(s.starts_at, self.zone)
     }
@@ -202,6 +212,7 @@ async fn explain(
         round::period_of(now),
         settings.cool_down_weeks,
         declined_after,
+        PARTNERS_CHECKED,
     )
     .await?;
     if partners.is_empty() {
@@ -212,7 +223,12 @@ async fn explain(
     let mine = round::free_time(&mut horizon, me);
     let theirs: Vec<_> = people.values().map(|p| round::free_time(&mut horizon, p)).collect();
     let common = theirs.iter().filter(|t| horizon.earliest_common(&mine, t).is_some()).count();
-    Ok(if common == 0 { Reason::NoCommonHour { people: partners.len() } } else { Reason::Waiting { people: common } })
+    let checked_all = (partners.len() as i64) < PARTNERS_CHECKED;
+    Ok(if common == 0 {
+        Reason::NoCommonHour { people: partners.len(), checked_all }
+    } else {
+        Reason::Waiting { people: common, checked_all }
+    })
 }
 
 /// Withdraws a suspended member's open suggestions and tells each other side, naming no

@@ -137,7 +137,12 @@ async fn unfollow(
     Form(form): Form<BackForm>,
 ) -> AppResult<Response> {
     let (profile, _) = find_visible_profile(&state.pool, me.id, &handle).await?;
-    store::delete_follow(&state.pool, me.id, profile.id).await?;
+    let mut tx = state.pool.begin().await?;
+    // The follower's graph lock, as a follow takes it: an invitation being sent to this member
+    // holds it while it checks that they follow the inviter, so the unfollow waits for it.
+    store::lock_graph_of(&mut tx, me.id).await?;
+    store::delete_follow(&mut *tx, me.id, profile.id).await?;
+    tx.commit().await?;
     answer_follow_change(&session, &headers, &profile, form, false).await
 }
 
@@ -179,6 +184,22 @@ struct PageQuery {
     page: Option<u32>,
 }
 
+impl PageQuery {
+    /// The page asked for (the first when none), and how many rows come before it.
+    fn page_and_offset(&self) -> (u32, i64) {
+        let page = self.page.unwrap_or(1).max(1);
+        (page, i64::from(page - 1) * PAGE_SIZE)
+    }
+}
+
+/// Drops the one row read beyond a page, which tells whether there is a next page without
+/// counting them all; true when there was one.
+fn trim_page<T>(rows: &mut Vec<T>) -> bool {
+    let has_more = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    has_more
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "social/follow_list.html")]
 struct FollowListPage {
@@ -208,12 +229,9 @@ async fn follow_list(
     side: FollowSide,
 ) -> AppResult<FollowListPage> {
     let (profile, _) = find_visible_profile(&state.pool, me.id, handle).await?;
-    let page = query.page.unwrap_or(1).max(1);
-    let offset = i64::from(page - 1) * PAGE_SIZE;
-    // One extra row tells whether there is a next page without counting them all.
+    let (page, offset) = query.page_and_offset();
     let mut members = store::list_follows(&state.pool, profile.id, side, me.id, PAGE_SIZE + 1, offset).await?;
-    let has_more = members.len() as i64 > PAGE_SIZE;
-    members.truncate(PAGE_SIZE as usize);
+    let has_more = trim_page(&mut members);
     let (heading, tail) = match side {
         FollowSide::Followers => ("Followers", "followers"),
         FollowSide::Following => ("Following", "following"),
@@ -255,15 +273,20 @@ async fn list_following(
 struct BlockedPage {
     layout: Layout,
     members: Vec<ListedMember>,
+    page: u32,
+    has_more: bool,
 }
 
 async fn list_blocked(
     State(state): State<AppState>,
     CurrentMember(me): CurrentMember,
+    Query(query): Query<PageQuery>,
     layout: Layout,
 ) -> AppResult<BlockedPage> {
-    let members = store::list_blocked(&state.pool, me.id).await?;
-    Ok(BlockedPage { layout, members })
+    let (page, offset) = query.page_and_offset();
+    let mut members = store::list_blocked(&state.pool, me.id, PAGE_SIZE + 1, offset).await?;
+    let has_more = trim_page(&mut members);
+    Ok(BlockedPage { layout, members, page, has_more })
 }
 
 /// "We have met": asks the other member to confirm. If they had already said the same about
@@ -274,33 +297,37 @@ async fn claim_met(
     CurrentMember(me): CurrentMember,
     Path(handle): Path<String>,
 ) -> AppResult<Redirect> {
-    let (profile, relation) = find_visible_profile(&state.pool, me.id, &handle).await?;
+    let (profile, _) = find_visible_profile(&state.pool, me.id, &handle).await?;
     if profile.id == me.id {
         return Err(AppError::BadRequest("You cannot claim to have met yourself.".to_owned()));
     }
-    let back = Redirect::to(&format!("/m/{}", profile.handle));
-    if relation.met {
-        Flash::info(format!("You and {} have already met.", profile.display_name)).push(&session).await?;
-        return Ok(back);
+    let mut tx = state.pool.begin().await?;
+    // Both graph locks, as a block takes them, and the checks again under them: a claim made
+    // while a block commits would outlive it (the block declines only the claims it sees).
+    store::lock_graphs_of_pair(&mut tx, me.id, profile.id).await?;
+    let relation = store::get_relation(&mut *tx, me.id, profile.id).await?;
+    if relation.blocked_either_way() {
+        return Err(AppError::NotFound);
     }
-    match store::find_pending_claim_between(&state.pool, me.id, profile.id).await? {
-        Some(theirs) if theirs.claimant_id == profile.id => {
-            let mut tx = state.pool.begin().await?;
-            store::confirm_met_claim(&mut tx, theirs.id, me.id).await?;
-            tx.commit().await?;
-            Flash::success(format!("You and {} have met in person.", profile.display_name)).push(&session).await?;
+    let name = &profile.display_name;
+    let flash = if relation.met {
+        Flash::info(format!("You and {name} have already met."))
+    } else {
+        match store::find_pending_claim_between(&mut *tx, me.id, profile.id).await? {
+            Some(theirs) if theirs.claimant_id == profile.id => {
+                store::confirm_met_claim(&mut tx, theirs.id, me.id).await?;
+                Flash::success(format!("You and {name} have met in person."))
+            }
+            Some(_mine) => Flash::info(format!("Still waiting for {name} to confirm.")),
+            None => {
+                store::insert_met_claim(&mut *tx, me.id, profile.id).await?;
+                Flash::success(format!("We have asked {name} to confirm that you met."))
+            }
         }
-        Some(_mine) => {
-            Flash::info(format!("Still waiting for {} to confirm.", profile.display_name)).push(&session).await?;
-        }
-        None => {
-            store::insert_met_claim(&state.pool, me.id, profile.id).await?;
-            Flash::success(format!("We have asked {} to confirm that you met.", profile.display_name))
-                .push(&session)
-                .await?;
-        }
-    }
-    Ok(back)
+    };
+    tx.commit().await?;
+    flash.push(&session).await?;
+    Ok(Redirect::to(&format!("/m/{}", profile.handle)))
 }
 
 /// The claim `id`, if `me` is the member it asks; a stranger is refused and changes nothing.
@@ -321,6 +348,13 @@ async fn confirm_claim(
 ) -> AppResult<Redirect> {
     let claim = claim_for(&state, id, me.id).await?;
     let mut tx = state.pool.begin().await?;
+    // The graph locks, as a block takes them, so no met pair is recorded across a block; a
+    // claim still pending across one (made before claims took these locks) is gone, as a
+    // block's declined claims are.
+    store::lock_graphs_of_pair(&mut tx, claim.claimant_id, me.id).await?;
+    if store::get_relation(&mut *tx, me.id, claim.claimant_id).await?.blocked_either_way() {
+        return Err(AppError::NotFound);
+    }
     // A claim answered in the meantime (another tab) is simply gone.
     if !store::confirm_met_claim(&mut tx, claim.id, me.id).await? {
         return Err(AppError::NotFound);

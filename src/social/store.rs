@@ -52,9 +52,10 @@ pub async fn get_relation(db: impl PgExecutor<'_>, me: i64, other: i64) -> sqlx:
 }
 
 /// Serialises changes to one member's part of the graph until the transaction ends. Follows
-/// take the follower's lock; a block takes both members' (smaller id first), so a follow and
-/// a block between the same two members never interleave (under READ COMMITTED, each could
-/// otherwise miss the other's uncommitted row and leave a follow across a block).
+/// and unfollows take the follower's lock, a change of privacy settings or a suspension the
+/// member's; a block, an invitation and a met pair take both members' (smaller id first), so
+/// none of them interleave (under READ COMMITTED, each could otherwise miss the other's
+/// uncommitted change, and leave a follow, an invitation or a met pair across a block).
 pub async fn lock_graph_of(conn: &mut PgConnection, member: i64) -> sqlx::Result<()> {
     sqlx::query!("select pg_advisory_xact_lock(hashtextextended('cuppa.graph.' || $1::bigint, 0))", member)
         .execute(&mut *conn)
@@ -237,17 +238,25 @@ pub async fn delete_block(db: impl PgExecutor<'_>, blocker: i64, blocked: i64) -
     Ok(())
 }
 
-/// The active members `blocker` has blocked, most recent first. Blocks of suspended or hidden
-/// members still stand (and show again if they are reinstated).
-pub async fn list_blocked(db: impl PgExecutor<'_>, blocker: i64) -> sqlx::Result<Vec<ListedMember>> {
+/// One page of the active members `blocker` has blocked, most recent first. Blocks of
+/// suspended or hidden members still stand (and show again if they are reinstated).
+pub async fn list_blocked(
+    db: impl PgExecutor<'_>,
+    blocker: i64,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<ListedMember>> {
     sqlx::query_as!(
         ListedMember,
         r#"select m.id, m.handle, m.display_name, m.city, false as "viewer_follows!"
            from blocks b
            join members m on m.id = b.blocked_id
            where b.blocker_id = $1 and m.status = 'active'
-           order by b.created_at desc, m.id"#,
-        blocker
+           order by b.created_at desc, m.id
+           limit $2 offset $3"#,
+        blocker,
+        limit,
+        offset
     )
     .fetch_all(db)
     .await
@@ -361,8 +370,9 @@ pub struct ClaimForMe {
     pub display_name: String,
 }
 
-/// Claims waiting for `member` to answer, from active members not in a block with them.
-pub async fn list_claims_for(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<ClaimForMe>> {
+/// The `limit` oldest claims waiting for `member` to answer, from active members not in a
+/// block with them.
+pub async fn list_claims_for(db: impl PgExecutor<'_>, member: i64, limit: i64) -> sqlx::Result<Vec<ClaimForMe>> {
     sqlx::query_as!(
         ClaimForMe,
         "select c.id, m.handle, m.display_name
@@ -372,8 +382,10 @@ pub async fn list_claims_for(db: impl PgExecutor<'_>, member: i64) -> sqlx::Resu
            and not exists (select from blocks b
                            where (b.blocker_id = $1 and b.blocked_id = m.id)
                               or (b.blocker_id = m.id and b.blocked_id = $1))
-         order by c.created_at",
-        member
+         order by c.created_at, c.id
+         limit $2",
+        member,
+        limit
     )
     .fetch_all(db)
     .await

@@ -125,11 +125,35 @@ async fn propose_venue(
 struct ReviewVenuesPage {
     layout: Layout,
     pending: Vec<Venue>,
+    /// Where the next page starts, when more proposals wait.
+    next: Option<i64>,
+    /// Not the first page.
+    paged: bool,
 }
 
-async fn review_venues(State(state): State<AppState>, Admin(_): Admin, layout: Layout) -> AppResult<ReviewVenuesPage> {
-    let pending = store::list_venues(&state.pool, VenueStatus::Pending, None).await?;
-    Ok(ReviewVenuesPage { layout, pending })
+/// Proposals on one page of the review queue.
+const REVIEW_PAGE: i64 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+struct ReviewQuery {
+    /// Show proposals after this id (the last one of the previous page).
+    after: Option<i64>,
+}
+
+async fn review_venues(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+    Query(query): Query<ReviewQuery>,
+    layout: Layout,
+) -> AppResult<ReviewVenuesPage> {
+    let mut pending = store::list_pending_venues(&state.pool, query.after, REVIEW_PAGE + 1).await?;
+    let next = if pending.len() as i64 > REVIEW_PAGE {
+        pending.truncate(REVIEW_PAGE as usize);
+        pending.last().map(|v| v.id)
+    } else {
+        None
+    };
+    Ok(ReviewVenuesPage { layout, pending, next, paged: query.after.is_some() })
 }
 
 async fn decide(

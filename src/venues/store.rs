@@ -31,7 +31,7 @@ pub async fn list_venues(db: impl PgExecutor<'_>, status: VenueStatus, city: Opt
     sqlx::query_as!(
         Venue,
         r#"select v.id, v.name, v.address, v.city, v.time_zone, v.latitude, v.longitude, v.step_free, v.quiet, v.notes,
-                  m.handle as "proposed_by?"
+                  case when m.status <> 'deleted' then m.handle end as "proposed_by?"
            from venues v
            left join members m on m.id = v.proposed_by
            where v.status = $1 and ($2::text is null or lower(v.city) = lower($2))
@@ -39,6 +39,26 @@ pub async fn list_venues(db: impl PgExecutor<'_>, status: VenueStatus, city: Opt
            limit 500"#,
         status as VenueStatus,
         city
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Proposals waiting for review, oldest first, after the proposal `after` (the last one of the
+/// previous page): keyset pages, so a long queue is read a page at a time and none is skipped
+/// when others are decided between two pages.
+pub async fn list_pending_venues(db: impl PgExecutor<'_>, after: Option<i64>, limit: i64) -> sqlx::Result<Vec<Venue>> {
+    sqlx::query_as!(
+        Venue,
+        r#"select v.id, v.name, v.address, v.city, v.time_zone, v.latitude, v.longitude, v.step_free, v.quiet, v.notes,
+                  case when m.status <> 'deleted' then m.handle end as "proposed_by?"
+           from venues v
+           left join members m on m.id = v.proposed_by
+           where v.status = 'pending' and ($1::bigint is null or v.id > $1)
+           order by v.id
+           limit $2"#,
+        after,
+        limit
     )
     .fetch_all(db)
     .await

@@ -1,13 +1,18 @@
 //! CSRF protection: a random token per session, sent back with every state-changing request
-//! as the form field `csrf_token` (or the `X-CSRF-Token` header, for scripts; or, for file
-//! uploads, whose bodies this layer does not buffer, a `csrf_token` query parameter). An origin check
-//! alone lets through clients that send neither `Origin` nor `Sec-Fetch-Site`; a token does not.
+//! as the form field `csrf_token` (or the `X-CSRF-Token` header, for scripts). File uploads
+//! carry it as the first field of their multipart body, never in the URL, where browser
+//! history and proxy logs would keep it. An origin check alone lets through clients that send
+//! neither `Origin` nor `Sec-Fetch-Site`; a token does not.
 
-use axum::body::{Body, to_bytes};
-use axum::extract::Request;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes, HttpBody, to_bytes};
+use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hyper::body::{Frame, SizeHint};
 use rand::RngExt;
 use tower_sessions::Session;
 
@@ -18,6 +23,9 @@ pub const FIELD: &str = "csrf_token";
 const HEADER: &str = "x-csrf-token";
 /// Forms are small; the global body limit still applies to everything else.
 const MAX_FORM_BYTES: usize = 256 * 1024;
+/// How much of a multipart body is read ahead for its first field, the token: far more than
+/// a boundary, one field's headers and a token take, far less than the upload after them.
+const MULTIPART_LOOKAHEAD_BYTES: usize = 4 * 1024;
 
 /// A token for a page's forms, made from the session's secret (drawn on first use). Each call
 /// masks the secret with a fresh random pad, so no two pages carry the same string: compressed
@@ -89,12 +97,7 @@ pub async fn verify_csrf(session: Session, request: Request, next: Next) -> Resp
     let (parts, body) = request.into_parts();
     let mut presented = parts.headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
-    // A file upload's body is not read here: its form carries the token in its action URL.
-    if presented.is_none() && content_type.starts_with("multipart/form-data") {
-        presented = parts.uri.query().and_then(|query| form_field(query.as_bytes(), FIELD));
-    }
-    let body = if is_form {
+    let body = if content_type.starts_with("application/x-www-form-urlencoded") {
         let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
             return AppError::BadRequest("The form was too large.".to_owned()).into_response();
         };
@@ -102,6 +105,13 @@ pub async fn verify_csrf(session: Session, request: Request, next: Next) -> Resp
             presented = form_field(&bytes, FIELD);
         }
         Body::from(bytes)
+    } else if presented.is_none() && content_type.starts_with("multipart/form-data") {
+        // An upload is not buffered whole: only its start is read, and handed on with the rest.
+        let Ok((start, rest)) = read_start(body, MULTIPART_LOOKAHEAD_BYTES).await else {
+            return AppError::BadRequest("The upload was cut off. Please try again.".to_owned()).into_response();
+        };
+        presented = first_multipart_field(content_type, start.clone()).await;
+        Body::new(ReadAhead { start: Some(start), rest })
     } else {
         body
     };
@@ -122,6 +132,68 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
         .into_iter()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value)
+}
+
+/// The first `at_least` bytes of a body (fewer if it is shorter), and the body after them.
+async fn read_start(mut body: Body, at_least: usize) -> Result<(Bytes, Body), axum::Error> {
+    let mut start = Vec::new();
+    while start.len() < at_least {
+        match std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    start.extend_from_slice(&data);
+                }
+            }
+            Some(Err(err)) => return Err(err),
+            None => break,
+        }
+    }
+    Ok((Bytes::from(start), body))
+}
+
+/// The value of a multipart body's first field when that field is the token, read from the
+/// start of the body alone (the field must end within it).
+async fn first_multipart_field(content_type: &str, start: Bytes) -> Option<String> {
+    let request = Request::post("/").header(header::CONTENT_TYPE, content_type).body(Body::from(start)).ok()?;
+    let mut multipart = Multipart::from_request(request, &()).await.ok()?;
+    let field = multipart.next_field().await.ok()??;
+    if field.name() != Some(FIELD) {
+        return None;
+    }
+    field.text().await.ok()
+}
+
+/// A body whose start was read ahead: that start again, then the rest as it arrives.
+struct ReadAhead {
+    start: Option<Bytes>,
+    rest: Body,
+}
+
+impl HttpBody for ReadAhead {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        match self.start.take() {
+            Some(start) if !start.is_empty() => Poll::Ready(Some(Ok(Frame::data(start)))),
+            _ => Pin::new(&mut self.rest).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.start.as_ref().is_none_or(Bytes::is_empty) && self.rest.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let start = self.start.as_ref().map_or(0, Bytes::len) as u64;
+        let rest = self.rest.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(rest.lower() + start);
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper + start);
+        }
+        hint
+    }
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -146,5 +218,37 @@ mod tests {
         assert!(!token_matches(&secret, &secret), "the bare secret is not a token");
         assert!(!token_matches("zz", &secret));
         assert!(!token_matches(&one, &random_token()));
+    }
+
+    /// A body that arrives in these pieces, one frame each.
+    fn in_pieces(pieces: &[&'static str]) -> Body {
+        pieces.iter().rev().fold(Body::empty(), |rest, piece| {
+            Body::new(ReadAhead { start: Some(Bytes::from_static(piece.as_bytes())), rest })
+        })
+    }
+
+    #[tokio::test]
+    async fn an_uploads_start_is_read_across_pieces_and_handed_on_with_the_rest() {
+        let (start, rest) = read_start(in_pieces(&["ab", "cdef", "gh"]), 3).await.unwrap();
+        assert_eq!(&start[..], b"abcdef");
+        let whole = to_bytes(Body::new(ReadAhead { start: Some(start), rest }), usize::MAX).await.unwrap();
+        assert_eq!(&whole[..], b"abcdefgh");
+        let (start, rest) = read_start(in_pieces(&["ab"]), 3).await.unwrap();
+        assert_eq!((&start[..], rest.is_end_stream()), (&b"ab"[..], true));
+    }
+
+    #[tokio::test]
+    async fn only_a_complete_first_field_named_csrf_token_counts() {
+        let kind = "multipart/form-data; boundary=b";
+        let field = |name: &str, value: &str| {
+            format!("--b\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+        };
+        let first = format!("{}{}--b--\r\n", field(FIELD, "abc"), field("file", "x"));
+        assert_eq!(first_multipart_field(kind, Bytes::from(first.clone())).await.as_deref(), Some("abc"));
+        // Cut off after the token but before the next boundary: the token may go on.
+        let cut = first.split("\r\n--b").next().unwrap().to_owned();
+        assert_eq!(first_multipart_field(kind, Bytes::from(cut)).await, None);
+        let second = format!("{}{}--b--\r\n", field("file", "x"), field(FIELD, "abc"));
+        assert_eq!(first_multipart_field(kind, Bytes::from(second)).await, None);
     }
 }

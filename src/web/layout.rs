@@ -66,6 +66,8 @@ pub struct NavMember {
     pub handle: String,
     pub display_name: String,
     pub is_admin: bool,
+    /// Their email address is confirmed; until it is, every page says so.
+    pub verified: bool,
 }
 
 /// The frame around every page, given to `base.html`.

@@ -8,15 +8,19 @@ pub mod errors;
 pub mod forms;
 pub mod headers;
 pub mod layout;
+pub mod proxy;
 pub mod routes;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, header};
+use chrono::{DateTime, Utc};
 
 pub use forms::FieldErrors;
 pub use layout::{Flash, FlashKind, Layout, NavMember, UNREAD_CAP};
+pub use proxy::{Cidr, TrustedProxies};
 
 /// The log-in page, coming back to `next` afterwards.
 pub fn login_url(next: &str) -> String {
@@ -43,20 +47,30 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// The peer address of the connection. Cuppa does not trust `X-Forwarded-For`: any client
-/// could choose its own throttling key with it. Behind a proxy every visitor shares the
-/// proxy's address, which throttles more strictly, never less.
+/// The `Retry-After` header of a 429 that lifts at `until` (in whole seconds, at least one).
+pub fn retry_after(until: DateTime<Utc>) -> [(HeaderName, HeaderValue); 1] {
+    let seconds = (until - Utc::now()).num_seconds().max(1);
+    [(header::RETRY_AFTER, HeaderValue::from(seconds))]
+}
+
+/// The client's address, the key of the log-in and sign-up throttles. It is the connection's
+/// peer, unless the peer is one of the `--trusted-proxy` ranges: then it is read from
+/// `X-Forwarded-For` (see `TrustedProxies::client`). An untrusted peer's header is ignored, or
+/// any client could choose its own throttling key by sending one.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddr(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr
+where
+    TrustedProxies: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ip = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+        let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
             .await
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip());
-        Ok(ClientAddr(ip))
+        Ok(ClientAddr(TrustedProxies::from_ref(state).client(peer, &parts.headers)))
     }
 }
 

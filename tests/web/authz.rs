@@ -169,6 +169,10 @@ enum Object {
     Case,
     /// `{id}`: a warning to the owner they have not acknowledged yet.
     Warning,
+    /// `{secret}`: an open link for this `account_token_purpose` (confirming their own address,
+    /// for `verify_email`), of a third member: the secret is the only key, and a reset ends its
+    /// member's sessions, which must not be any persona's.
+    Link(&'static str),
 }
 
 /// What a POST sends. Values may hold placeholders: `{who}` (the persona's name), `{venue}`
@@ -178,8 +182,8 @@ enum Object {
 enum Body {
     /// A form; every persona's carries its CSRF token.
     Form(&'static [(&'static str, &'static str)]),
-    /// A multipart upload of this text as the file `file`, the token in the query string as
-    /// the page's form sends it.
+    /// A multipart upload of this text as the file `file`, after the token as the first field
+    /// as the page's form sends it.
     Upload(&'static str),
 }
 
@@ -211,6 +215,12 @@ const fn upload(path: &'static str, file: &'static str, want: [Want; 7]) -> Row 
 const SIGN_UP: &[(&str, &str)] =
     &[("email", "not-an-address"), ("handle", "{who}"), ("display_name", ""), ("password", "short")];
 const LOG_IN: &[(&str, &str)] = &[("account", "nobody_{who}"), ("password", "not the password")];
+const NEW_EMAIL: &[(&str, &str)] = &[("email", "new_{who}@example.com"), ("password", crate::support::PASSWORD)];
+const NEW_PASSWORD: &[(&str, &str)] =
+    &[("current_password", crate::support::PASSWORD), ("new_password", "another sturdy password")];
+const FORGOT: &[(&str, &str)] = &[("account", "{handle}")];
+const RESET: &[(&str, &str)] = &[("password", "another sturdy password")];
+const DELETE: &[(&str, &str)] = &[("password", "not the password")];
 const PROFILE: &[(&str, &str)] = &[
     ("display_name", "{who}"),
     ("bio", ""),
@@ -277,6 +287,24 @@ const MATRIX: &[Row] = &[
     get("/login", Nothing,                                    [S200, S303, S303, S303, S303, S303, S200]),
     post("/login", Nothing, LOG_IN,                           [S422; 7]),
     post("/logout", Nothing, &[],                             [S303; 7]),
+    // account: links from emails work logged in or out. Confirming sends the link's member to
+    // their settings (none of the personas here), anyone else logged in home, and the
+    // logged-out to log in.
+    get("/verify-email/{secret}", Object::Link("verify_email"), ALL_200),
+    post("/verify-email/{secret}", Object::Link("verify_email"), &[], [L, S303, S303, S303, S303, S303, L]),
+    get("/settings/account", Nothing,                         MEMBERS_200),
+    post("/settings/account/verify", Nothing, &[],            MEMBERS_303),
+    post("/settings/account/email", Nothing, NEW_EMAIL,       MEMBERS_303),
+    post("/settings/account/password", Nothing, NEW_PASSWORD, MEMBERS_303),
+    get("/password/forgot", Nothing,                          ALL_200),
+    post("/password/forgot", Nothing, FORGOT,                 [S303; 7]),
+    get("/password/reset/{secret}", Object::Link("reset_password"), ALL_200),
+    // Everyone is sent to log in with the new password.
+    post("/password/reset/{secret}", Object::Link("reset_password"), RESET, [L; 7]),
+    get("/settings/account/export", Nothing,                  MEMBERS_200),
+    get("/settings/account/delete", Nothing,                  MEMBERS_200),
+    // A wrong password: nothing is deleted, and the form comes back.
+    post("/settings/account/delete", Nothing, DELETE,         [L, S422, S422, S422, S422, S422, L]),
     // members
     get("/", Nothing,                                         ALL_200),
     get("/m/{handle}", Profile,                               MEMBERS_200),
@@ -677,6 +705,23 @@ async fn make(object: Object, db: &PgPool, scene: &Scene, persona: Persona) -> H
                 .await
                 .unwrap(),
         ),
+        Object::Link(purpose) => {
+            let third = third_member(db, "member").await;
+            let secret = format!("{:064x}", NEXT_THIRD.fetch_add(1, Ordering::SeqCst));
+            sqlx::query(
+                "insert into account_tokens (member_id, purpose, secret_hash, email, expires_at)
+                 select id, $2::account_token_purpose, sha256(convert_to($3, 'UTF8')), email, now() + interval '1 hour'
+                 from members where id = $1",
+            )
+            .bind(third)
+            .bind(purpose)
+            .bind(&secret)
+            .execute(db)
+            .await
+            .unwrap();
+            values.insert("secret", secret);
+            None
+        }
     };
     if let Some(id) = id {
         values.insert("id", id.to_string());
@@ -710,17 +755,21 @@ fn router_for(pool: &PgPool) -> Router {
         secure_cookies: false,
         public_url: PUBLIC_URL.to_owned(),
         scheduler: Default::default(),
+        trusted_proxies: Default::default(),
     })
 }
 
-/// A multipart upload of `text` as the file `file`, to `uri` as given (token or not).
-fn multipart(uri: &str, text: &str) -> Request<HttpBody> {
+/// A multipart upload of `text` as the file `file`, after the token when there is one.
+fn multipart(path: &str, text: &str, token: Option<&str>) -> Request<HttpBody> {
     let boundary = "cuppa-matrix-boundary";
+    let token = token.map_or(String::new(), |token| {
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n")
+    });
     let body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"following_accounts.csv\"\r\n\
+        "{token}--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"following_accounts.csv\"\r\n\
          Content-Type: text/csv\r\n\r\n{text}\r\n--{boundary}--\r\n"
     );
-    Request::post(uri)
+    Request::post(path)
         .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
         .body(HttpBody::from(body))
         .expect("request")
@@ -740,13 +789,7 @@ async fn send(client: &mut Client, row: &Row, values: &HashMap<&'static str, Str
             let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             client.post_raw(&path, &fields).await
         }
-        (Method::Post, Body::Upload(text)) => {
-            let uri = match token {
-                Some(token) => format!("{path}?csrf_token={token}"),
-                None => path,
-            };
-            client.send(multipart(&uri, text)).await
-        }
+        (Method::Post, Body::Upload(text)) => client.send(multipart(&path, text, token)).await,
     }
 }
 

@@ -11,15 +11,15 @@ use sqlx::PgPool;
 use crate::support::{Client, add_venue};
 
 /// Two members in London (Ada and Grace, each on their own client) and an approved café.
-struct Pair {
-    ada: Client,
-    grace: Client,
-    ada_id: i64,
-    grace_id: i64,
-    venue: i64,
+pub(crate) struct Pair {
+    pub(crate) ada: Client,
+    pub(crate) grace: Client,
+    pub(crate) ada_id: i64,
+    pub(crate) grace_id: i64,
+    pub(crate) venue: i64,
 }
 
-async fn pair() -> Pair {
+pub(crate) async fn pair() -> Pair {
     let mut ada = Client::new().await;
     let ada_id = ada.sign_up("ada").await;
     let mut grace = ada.another();
@@ -30,7 +30,7 @@ async fn pair() -> Pair {
 }
 
 /// A `datetime-local` value `days` from now, on the hour, in London.
-fn local_in(days: i64, hour: u32) -> String {
+pub(crate) fn local_in(days: i64, hour: u32) -> String {
     let time = (Utc::now() + Duration::days(days)).with_timezone(&London);
     time.with_hour(hour).unwrap().format("%Y-%m-%dT%H:00").to_string()
 }

@@ -1,9 +1,13 @@
 //! Cuppa's integration tests: one binary, a module per domain, each test on its own database
 //! through the real router.
 
+mod account;
 mod auth;
 mod authz;
+mod deletion;
 mod feeds;
+mod hardening;
+mod holes;
 mod invitations;
 mod meetups;
 mod members;
@@ -14,4 +18,5 @@ mod reports;
 mod scheduler;
 mod social;
 mod support;
+mod throttle;
 mod venues;

@@ -11,28 +11,28 @@ use sqlx::PgPool;
 use crate::support::{Client, PASSWORD, add_venue, database_url};
 
 /// An admin, logged in, on a fresh site.
-async fn site() -> (Client, i64) {
+pub(crate) async fn site() -> (Client, i64) {
     let mut admin = Client::new().await;
     let id = admin.sign_up("root_admin").await;
     sqlx::query("update members set role = 'admin' where id = $1").bind(id).execute(&admin.pool).await.unwrap();
     (admin, id)
 }
 
-async fn join(site: &Client, handle: &str) -> (Client, i64) {
+pub(crate) async fn join(site: &Client, handle: &str) -> (Client, i64) {
     let mut client = site.another();
     let id = client.sign_up(handle).await;
     (client, id)
 }
 
 /// Posts an admin action with a reason and checks it was done.
-async fn act(admin: &mut Client, handle: &str, action: &str, reason: &str) {
+pub(crate) async fn act(admin: &mut Client, handle: &str, action: &str, reason: &str) {
     admin.get(&format!("/admin/members/{handle}")).await;
     let page = admin.post(&format!("/admin/members/{handle}/action"), &[("action", action), ("reason", reason)]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{action} {handle}: {}", page.body);
     assert_eq!(page.location(), format!("/admin/members/{handle}"));
 }
 
-async fn notifications_of(pool: &PgPool, member: i64) -> Vec<(String, String)> {
+pub(crate) async fn notifications_of(pool: &PgPool, member: i64) -> Vec<(String, String)> {
     sqlx::query_as("select kind::text, text from notifications where member_id = $1 order by id")
         .bind(member)
         .fetch_all(pool)
@@ -40,7 +40,7 @@ async fn notifications_of(pool: &PgPool, member: i64) -> Vec<(String, String)> {
         .unwrap()
 }
 
-async fn insert_invitation(pool: &PgPool, inviter: i64, invitee: i64, venue: i64, state: &str) -> i64 {
+pub(crate) async fn insert_invitation(pool: &PgPool, inviter: i64, invitee: i64, venue: i64, state: &str) -> i64 {
     let at = Utc::now() + Duration::days(3);
     sqlx::query_scalar(
         "insert into invitations (inviter_id, invitee_id, venue_id, state, proposed_times, accepted_time, proposed_by)
@@ -57,7 +57,7 @@ async fn insert_invitation(pool: &PgPool, inviter: i64, invitee: i64, venue: i64
     .unwrap()
 }
 
-async fn insert_meetup(pool: &PgPool, organiser: i64, venue: i64, capacity: i32) -> i64 {
+pub(crate) async fn insert_meetup(pool: &PgPool, organiser: i64, venue: i64, capacity: i32) -> i64 {
     let starts = Utc::now() + Duration::days(5);
     sqlx::query_scalar(
         "insert into meetups (organiser_id, venue_id, title, description, starts_at, ends_at, capacity, visibility)
@@ -72,7 +72,7 @@ async fn insert_meetup(pool: &PgPool, organiser: i64, venue: i64, capacity: i32)
     .unwrap()
 }
 
-async fn rsvp(pool: &PgPool, meetup: i64, member: i64, status: &str) {
+pub(crate) async fn rsvp(pool: &PgPool, meetup: i64, member: i64, status: &str) {
     sqlx::query("insert into rsvps (meetup_id, member_id, status) values ($1, $2, $3::rsvp_status)")
         .bind(meetup)
         .bind(member)
@@ -82,7 +82,7 @@ async fn rsvp(pool: &PgPool, meetup: i64, member: i64, status: &str) {
         .unwrap();
 }
 
-async fn insert_suggestion(pool: &PgPool, one: i64, other: i64, venue: i64) -> i64 {
+pub(crate) async fn insert_suggestion(pool: &PgPool, one: i64, other: i64, venue: i64) -> i64 {
     let round: i64 = sqlx::query_scalar(
         "insert into scheduler_rounds (period, started_at, members_considered, members_matchable, candidate_pairs,
                                        pairs_made, total_weight, load_ms, score_ms, match_ms, write_ms)

@@ -32,6 +32,7 @@ async fn an_unreachable_database_gives_503_pages_not_500s() {
         secure_cookies: false,
         public_url: crate::support::PUBLIC_URL.to_owned(),
         scheduler: Default::default(),
+        trusted_proxies: Default::default(),
     });
     let mut client = Client::with_router(pool, router);
     assert_eq!(client.get("/healthz").await.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -119,6 +120,7 @@ async fn the_embedded_database_starts_is_reused_stops_and_the_pool_recovers() {
         secure_cookies: false,
         public_url: crate::support::PUBLIC_URL.to_owned(),
         scheduler: Default::default(),
+        trusted_proxies: Default::default(),
     });
     let mut client = Client::with_router(pool.clone(), router);
     assert_eq!(client.get("/healthz").await.status, StatusCode::OK);
@@ -230,6 +232,7 @@ async fn a_server_error_shows_a_fixed_sentence_and_the_request_id_never_the_caus
             secure_cookies: false,
             public_url: crate::support::PUBLIC_URL.to_owned(),
             scheduler: Default::default(),
+            trusted_proxies: Default::default(),
         },
     );
     let mut client = Client::with_router(client.pool.clone(), router);
@@ -347,6 +350,7 @@ async fn shutdown_lets_a_request_in_flight_finish_and_refuses_new_connections() 
             secure_cookies: false,
             public_url: crate::support::PUBLIC_URL.to_owned(),
             scheduler: Default::default(),
+            trusted_proxies: Default::default(),
         },
     );
     let (addr, stop, task) = spawn_server(router, Duration::from_secs(5)).await;
