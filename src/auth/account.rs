@@ -323,8 +323,9 @@ async fn account_settings(
 const WRONG_PASSWORD: &str = "That is not your current password.";
 
 /// Checks the member's current password as a log-in checks it, under the same throttle: a
-/// session left open somewhere must not become a way to guess the password without limit.
-async fn current_password_matches(
+/// session left open somewhere must not become a way to guess the password without limit
+/// (changing the email or the password, deleting the account).
+pub(super) async fn current_password_matches(
     state: &AppState,
     member: &Member,
     client: std::net::IpAddr,

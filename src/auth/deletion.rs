@@ -40,11 +40,11 @@ use sqlx::PgConnection;
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::auth::{CurrentMember, account_store, password};
+use crate::auth::{CurrentMember, account_store};
 use crate::error::AppResult;
 use crate::members::model::Status;
 use crate::moderation::actions::{self, Refused};
-use crate::web::{FieldErrors, Flash, Layout};
+use crate::web::{ClientAddr, FieldErrors, Flash, Layout};
 
 /// How long a deleted member's handle stays theirs before anyone may take it.
 pub const HANDLE_RESERVED_DAYS: i32 = 30;
@@ -78,6 +78,7 @@ pub(super) async fn delete_account(
     State(state): State<AppState>,
     session: Session,
     CurrentMember(member): CurrentMember,
+    ClientAddr(client): ClientAddr,
     layout: Layout,
     Form(form): Form<DeleteForm>,
 ) -> AppResult<Response> {
@@ -88,7 +89,7 @@ pub(super) async fn delete_account(
         Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
     };
     let stored = crate::members::store::get_account(&state.pool, member.id).await?.password_hash;
-    if !password::verify(form.password, Some(stored)).await? {
+    if !super::account::current_password_matches(&state, &member, client, form.password, stored).await? {
         return refuse("That is not your password. Nothing was deleted.");
     }
     match delete(&state.pool, member.id).await {

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::members::model::{Status, validate_display_name, validate_email, validate_handle};
 use crate::members::store::{self as members, NewMember};
 use crate::web::routes::Routes;
@@ -177,7 +177,7 @@ struct LogInPage {
     layout: Layout,
     account: String,
     next: String,
-    error: Option<&'static str>,
+    error: Option<String>,
 }
 
 async fn log_in_form(MaybeMember(member): MaybeMember, Query(query): Query<NextQuery>, layout: Layout) -> Response {
@@ -198,11 +198,8 @@ async fn log_in(
     let account = form.account.trim().to_owned();
     let next = safe_next(Some(&form.next));
     // Control characters (a NUL would make PostgreSQL refuse the query) match no account.
-    let credentials = if account.chars().any(char::is_control) {
-        None
-    } else {
-        members::find_credentials(&state.pool, &account).await?
-    };
+    let credentials =
+        if account.chars().any(char::is_control) { None } else { members::find_account(&state.pool, &account).await? };
     // One account has one throttle, whether it is named by handle or by email. A name that is
     // nobody's is throttled by what was typed, exactly as an account from an address it does
     // not know, so the answers tell nobody which accounts exist.
@@ -216,13 +213,21 @@ async fn log_in(
     // checked. A failure keeps its row; anything else removes it.
     let attempt = store::insert_login_attempt(&state.pool, &throttle_key, &client).await?;
     let member_id = credentials.as_ref().map(|c| c.id);
+    let page =
+        |error: &str| LogInPage { layout, account: account.clone(), next: next.clone(), error: Some(error.into()) };
     if let Some(until) = store::login_throttled_until(&state.pool, attempt, &throttle_key, member_id, &client).await? {
         store::delete_login_attempt(&state.pool, attempt).await?;
-        return Err(AppError::TooManyRequests { until });
+        // The log-in page itself, so the owner of an account that others are guessing at sees
+        // the way back in at once: a reset by email forgives every failure.
+        let refused = format!(
+            "Too many attempts to log in to this account from here: please try again after {} UTC, \
+             or choose a new password by email (Forgot your password?), which lets you straight back in.",
+            until.format("%H:%M")
+        );
+        return Ok((StatusCode::TOO_MANY_REQUESTS, retry_after(until), page(&refused)).into_response());
     }
     let stored = credentials.as_ref().map(|c| c.password_hash.clone());
     let matches = password::verify(form.password, stored).await?;
-    let page = |error| LogInPage { layout, account: account.clone(), next: next.clone(), error: Some(error) };
     let Some(credentials) = credentials.filter(|_| matches) else {
         let page = page("That email or handle and password do not match. Check both and try again.");
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());

@@ -211,7 +211,13 @@ pub async fn delete_stale_auth_rows(db: &sqlx::PgPool) -> sqlx::Result<u64> {
     .execute(db)
     .await?
     .rows_affected();
-    Ok(sessions + failures + addresses + sign_ups)
+    // Links by email are kept a while after they are used or expire, so that an old link can
+    // still be answered "used" or "expired" rather than "unknown".
+    let links = sqlx::query!("delete from account_tokens where expires_at < now() - interval '30 days'")
+        .execute(db)
+        .await?
+        .rows_affected();
+    Ok(sessions + failures + addresses + sign_ups + links)
 }
 
 #[cfg(test)]

@@ -5,13 +5,6 @@ use sqlx::{PgConnection, PgExecutor};
 
 use super::model::{InvitePolicy, Member, Privacy, Profile, ProfileUpdate, Role, Status, Window};
 
-/// What log-in needs to know about an account.
-pub struct Credentials {
-    pub id: i64,
-    pub status: Status,
-    pub password_hash: String,
-}
-
 pub struct NewMember<'a> {
     pub email: &'a str,
     pub handle: &'a str,
@@ -19,9 +12,10 @@ pub struct NewMember<'a> {
     pub password_hash: &'a str,
 }
 
-/// An account as its owner's settings, and the emails about it, need it.
+/// An account as log-in, its owner's settings and the emails about it need it.
 pub struct Account {
     pub id: i64,
+    pub status: Status,
     pub handle: String,
     pub email: String,
     /// The member confirmed `email` by following the link sent to it.
@@ -45,24 +39,6 @@ pub async fn find_session_member(db: impl PgExecutor<'_>, id: i64) -> sqlx::Resu
            from members
            where id = $1"#,
         id
-    )
-    .fetch_optional(db)
-    .await
-}
-
-/// By email or handle, whichever the member typed. Several accounts may give one address
-/// (it is unique among confirmed ones only): the one that confirmed it is the address's owner.
-/// A deleted account is nobody's.
-pub async fn find_credentials(db: impl PgExecutor<'_>, account: &str) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as!(
-        Credentials,
-        r#"select id, status as "status: Status", password_hash
-           from members
-           where (lower(email) = lower($1) or lower(handle) = lower(ltrim($1, '@')))
-             and status <> 'deleted'
-           order by email_verified_at nulls last, id
-           limit 1"#,
-        account
     )
     .fetch_optional(db)
     .await
@@ -92,12 +68,14 @@ pub async fn insert_member(db: impl PgExecutor<'_>, new: &NewMember<'_>) -> sqlx
     .await
 }
 
-/// The account named by email or handle, chosen as `find_credentials` chooses it (for "forgot
-/// my password").
+/// The account named by email or handle, whichever the member typed (log-in, "forgot my
+/// password"). Several accounts may give one address (it is unique among confirmed ones only):
+/// the one that confirmed it is the address's owner. A deleted account is nobody's.
 pub async fn find_account(db: impl PgExecutor<'_>, account: &str) -> sqlx::Result<Option<Account>> {
     sqlx::query_as!(
         Account,
-        r#"select id, handle, email, email_verified_at is not null as "verified!", password_hash
+        r#"select id, status as "status: Status", handle, email, email_verified_at is not null as "verified!",
+                  password_hash
            from members
            where (lower(email) = lower($1) or lower(handle) = lower(ltrim($1, '@')))
              and status <> 'deleted'
@@ -112,7 +90,8 @@ pub async fn find_account(db: impl PgExecutor<'_>, account: &str) -> sqlx::Resul
 pub async fn get_account(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Account> {
     sqlx::query_as!(
         Account,
-        r#"select id, handle, email, email_verified_at is not null as "verified!", password_hash
+        r#"select id, status as "status: Status", handle, email, email_verified_at is not null as "verified!",
+                  password_hash
            from members
            where id = $1"#,
         id
