@@ -13,13 +13,13 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use sqlx::PgConnection;
 use tower_sessions::Session;
 
-use super::account_store::{self, Purpose, Token};
+use super::account_store::{self, LINKS_PER_HOUR, Purpose, RESEND_INTERVAL, Token};
 use super::extractors::MEMBER_KEY;
 use super::{CurrentMember, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, MaybeMember, password, store};
 use crate::AppState;
@@ -29,10 +29,6 @@ use crate::members::store as members;
 use crate::notify::store as notify;
 use crate::web::routes::Routes;
 use crate::web::{ClientAddr, FieldErrors, Flash, Layout};
-
-/// A member is sent at most one email of each kind of link (confirm an address, reset the
-/// password) this often, so a form cannot be used to flood a mailbox.
-pub const RESEND_INTERVAL: Duration = Duration::minutes(5);
 
 pub fn routes() -> Routes<AppState> {
     Routes::new()
@@ -99,13 +95,17 @@ pub async fn send_confirmation(
     notify::queue_account_email(&mut *conn, member, email, subject, &body, &format!("/verify-email/{secret}")).await
 }
 
-/// Locks the member's row and says until when they must wait for another link of this kind,
-/// if they must (see `RESEND_INTERVAL`). The lock makes two requests at once take turns, so
-/// only one of them sends.
-async fn must_wait(conn: &mut PgConnection, member: i64, purpose: Purpose) -> sqlx::Result<Option<DateTime<Utc>>> {
+/// Locks the member's row and says until when they must wait for another link of this kind
+/// `to` an address, if they must (see `account_store::must_wait_until`). The lock makes two
+/// requests at once take turns, so only one of them sends.
+async fn must_wait(
+    conn: &mut PgConnection,
+    member: i64,
+    purpose: Purpose,
+    to: Option<&str>,
+) -> sqlx::Result<Option<DateTime<Utc>>> {
     members::lock_member(&mut *conn, member).await?;
-    let latest = account_store::latest_issued(&mut *conn, member, purpose).await?;
-    Ok(latest.map(|at| at + RESEND_INTERVAL).filter(|until| *until > Utc::now()))
+    account_store::must_wait_until(&mut *conn, member, purpose, to).await
 }
 
 /// A time in the member's own zone, the zone named.
@@ -254,11 +254,12 @@ async fn resend_confirmation(
         return Ok(Redirect::to("/settings/account"));
     }
     let mut tx = state.pool.begin().await?;
-    let flash = if let Some(until) = must_wait(&mut tx, member.id, Purpose::VerifyEmail).await? {
+    let flash = if let Some(until) = must_wait(&mut tx, member.id, Purpose::VerifyEmail, None).await? {
         Flash::error(format!(
-            "We sent you a link less than {} minutes ago. If it has not come, check your spam folder; \
-             you can ask for another from {}.",
+            "We sent you a link a short while ago (at most one every {} minutes, {} an hour). If it has not \
+             come, check your spam folder; you can ask for another from {}.",
             RESEND_INTERVAL.num_minutes(),
+            LINKS_PER_HOUR,
             when_for(&member, until)
         ))
     } else {
@@ -365,12 +366,14 @@ async fn change_email(
     let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     if errors.is_empty() {
         let mut tx = state.pool.begin().await?;
-        if let Some(until) = must_wait(&mut tx, member.id, Purpose::VerifyEmail).await? {
+        if let Some(until) = must_wait(&mut tx, member.id, Purpose::VerifyEmail, Some(&email)).await? {
             errors.add(
                 "email",
                 format!(
-                    "We sent you a link less than {} minutes ago. You can ask for another from {}.",
+                    "We sent a link to this address a short while ago (at most one every {} minutes, {} an \
+                     hour). You can ask for another from {}.",
                     RESEND_INTERVAL.num_minutes(),
+                    LINKS_PER_HOUR,
                     when_for(&member, until)
                 ),
             );
@@ -463,7 +466,7 @@ async fn forgot_password(
     if let Some(found) = members::find_account(&state.pool, &account).await? {
         let mut tx = state.pool.begin().await?;
         // Within the interval the earlier link still works: nothing new is sent.
-        if must_wait(&mut tx, found.id, Purpose::ResetPassword).await?.is_none() {
+        if must_wait(&mut tx, found.id, Purpose::ResetPassword, None).await?.is_none() {
             let secret = account_store::issue(&mut tx, found.id, Purpose::ResetPassword, None).await?;
             let body = format!(
                 "Someone, we hope you, asked to reset the password of the Cuppa account @{}.\n\

@@ -10,6 +10,12 @@ use sqlx::{PgConnection, PgExecutor};
 
 use crate::web::csrf::random_token;
 
+/// A member is sent at most one link of a kind (confirm an address, reset the password) to one
+/// address this often, and at most `LINKS_PER_HOUR` of a kind an hour, so a form cannot be used
+/// to flood a mailbox.
+pub const RESEND_INTERVAL: Duration = Duration::minutes(5);
+pub const LINKS_PER_HOUR: i32 = 5;
+
 #[derive(sqlx::Type, Clone, Copy, Debug, PartialEq, Eq)]
 #[sqlx(type_name = "account_token_purpose", rename_all = "snake_case")]
 pub enum Purpose {
@@ -75,20 +81,34 @@ pub async fn issue(
     Ok(secret)
 }
 
-/// When the member's latest link of this purpose was drawn, for "one email per 5 minutes".
-/// Call it after locking the member's row, so two requests at once cannot both pass.
-pub async fn latest_issued(
+/// Until when the member must wait before another link of this purpose is sent `to` an address
+/// (`None`: any address), if they must: 5 minutes after the last link to that same address,
+/// and an hour after the fifth-newest link to any. A second link to the same address is
+/// usually an impatient resend; a new address (a typo corrected just after signing up) need
+/// not wait, while the hourly cap keeps the form from being used to mail strangers. Call it
+/// after locking the member's row, so two requests at once cannot both pass.
+pub async fn must_wait_until(
     db: impl PgExecutor<'_>,
     member: i64,
     purpose: Purpose,
+    to: Option<&str>,
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar!(
-        "select max(created_at) from account_tokens where member_id = $1 and purpose = $2",
+    let row = sqlx::query!(
+        r#"select max(created_at) filter (where $3::text is null or lower(email) = lower($3))
+                      + make_interval(secs => $4) as same_address,
+                  (array_agg(created_at order by created_at desc)
+                      filter (where created_at > now() - interval '1 hour'))[$5] + interval '1 hour' as hourly
+           from account_tokens
+           where member_id = $1 and purpose = $2"#,
         member,
-        purpose as Purpose
+        purpose as Purpose,
+        to,
+        RESEND_INTERVAL.num_seconds() as f64,
+        LINKS_PER_HOUR,
     )
     .fetch_one(db)
-    .await
+    .await?;
+    Ok(row.same_address.max(row.hourly).filter(|until| *until > Utc::now()))
 }
 
 /// The link with this secret, used or not, of a member who has not deleted their account.

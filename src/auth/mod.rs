@@ -87,10 +87,16 @@ async fn sign_up_form(MaybeMember(member): MaybeMember, layout: Layout) -> Respo
 async fn sign_up(
     State(state): State<AppState>,
     session: Session,
+    MaybeMember(member): MaybeMember,
     ClientAddr(client): ClientAddr,
     layout: Layout,
     Form(mut form): Form<SignUpForm>,
 ) -> AppResult<Response> {
+    // A member posting the form (from a tab opened before they logged in) would otherwise
+    // make a second account and be logged in to it; they are sent home, as the form is.
+    if member.is_some() {
+        return Ok(Redirect::to("/").into_response());
+    }
     let mut errors = FieldErrors::default();
     let email = validate_email(&form.email, &mut errors);
     let handle = validate_handle(&form.handle, &mut errors);

@@ -186,7 +186,7 @@ async fn the_link_is_sent_again_at_most_once_in_five_minutes() {
     assert!(ann.get("/settings/account").await.text(".flash-success").contains("We have sent a new link"));
     assert_eq!(mail_to(&ann.pool, "ann@example.com").await.len(), 2);
     ann.post("/settings/account/verify", &[]).await;
-    assert!(ann.get("/settings/account").await.text(".flash-error").contains("less than 5 minutes ago"));
+    assert!(ann.get("/settings/account").await.text(".flash-error").contains("a short while ago"));
     assert_eq!(mail_to(&ann.pool, "ann@example.com").await.len(), 2, "no third email");
 
     // Only the newest link works.
@@ -429,4 +429,29 @@ async fn a_reset_link_works_once_within_the_hour_and_ends_every_session() {
         assert!(expired.text("h1").contains("expired"));
     }
     assert_eq!(visitor.log_in("ann", NEW_PASSWORD).await.status, StatusCode::SEE_OTHER, "the password stands");
+}
+
+#[tokio::test]
+async fn a_typo_in_the_address_can_be_corrected_at_once_but_links_are_capped_per_address_and_hour() {
+    let mut ann = Client::new().await;
+    join(&mut ann, "ann", "ann@exmaple.com").await;
+    ann.get("/settings/account").await;
+    let corrected = ann.post("/settings/account/email", &[("email", "ann@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(corrected.status, StatusCode::SEE_OTHER, "a new address need not wait for the first link's 5 minutes");
+    assert_eq!(mail_to(&ann.pool, "ann@example.com").await.len(), 1);
+
+    let again = ann.post("/settings/account/email", &[("email", "ann@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS, "the same address waits 5 minutes");
+    assert!(again.text(".field-error").contains("a short while ago"), "{}", again.text(".field-error"));
+    assert_eq!(mail_to(&ann.pool, "ann@example.com").await.len(), 1);
+
+    // Five links in the hour (the sign-up's and four changes), then the cap holds every address.
+    for n in 1..=3 {
+        let to = format!("ann{n}@example.com");
+        let page = ann.post("/settings/account/email", &[("email", &to), ("password", PASSWORD)]).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{to}");
+    }
+    let capped = ann.post("/settings/account/email", &[("email", "ann9@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(capped.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(mail_to(&ann.pool, "ann9@example.com").await.is_empty());
 }

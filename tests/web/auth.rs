@@ -16,6 +16,23 @@ async fn count(client: &Client, sql: &str) -> i64 {
 }
 
 #[tokio::test]
+async fn a_member_posting_the_sign_up_form_from_an_old_tab_makes_no_second_account() {
+    let mut client = Client::new().await;
+    client.sign_up("ada").await;
+    client.get("/").await;
+    let page = client
+        .post(
+            "/signup",
+            &[("email", "ada2@example.com"), ("handle", "ada_two"), ("display_name", "Ada"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), "/");
+    assert_eq!(count(&client, "select count(*) from members").await, 1);
+    assert!(client.get("/settings/account").await.body.contains("ada@example.com"), "still logged in as ada");
+}
+
+#[tokio::test]
 async fn signing_up_creates_the_member_with_an_argon2id_hash_and_logs_them_in() {
     let mut client = Client::new().await;
     let form = client.get("/signup").await;

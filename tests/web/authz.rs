@@ -283,7 +283,7 @@ const ALL_200: [Want; 7] = [S200; 7];
 const MATRIX: &[Row] = &[
     // auth                                                    anon  member owner other  organ  admin  susp
     get("/signup", Nothing,                                   [S200, S303, S303, S303, S303, S303, S200]),
-    post("/signup", Nothing, SIGN_UP,                         [S422; 7]),
+    post("/signup", Nothing, SIGN_UP,                         [S422, S303, S303, S303, S303, S303, S422]),
     get("/login", Nothing,                                    [S200, S303, S303, S303, S303, S303, S200]),
     post("/login", Nothing, LOG_IN,                           [S422; 7]),
     post("/logout", Nothing, &[],                             [S303; 7]),
