@@ -171,8 +171,10 @@ pub struct Figures {
 pub async fn figures(db: impl PgExecutor<'_>) -> sqlx::Result<Figures> {
     sqlx::query_as!(
         Figures,
-        r#"select (select count(*) from members) as "members!",
-                  (select count(*) from members where created_at > now() - interval '7 days') as "new_this_week!",
+        // Deleted accounts are tombstones, no longer members.
+        r#"select (select count(*) from members where status <> 'deleted') as "members!",
+                  (select count(*) from members where created_at > now() - interval '7 days' and status <> 'deleted')
+                      as "new_this_week!",
                   (select count(*) from moderation_cases where status = 'open') as "open_cases!",
                   (select count(*) from reports r join moderation_cases c on c.id = r.case_id
                    where c.status = 'open') as "open_reports!",

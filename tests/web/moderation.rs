@@ -334,7 +334,7 @@ async fn the_dashboard_counts_the_community_and_draws_twelve_weeks() {
     let (mut admin, admin_id) = site().await;
     let pool = admin.pool.clone();
     let venue = add_venue(&pool, "Café Lumen", "London").await;
-    let (_, ada_id) = join(&admin, "ada").await;
+    let (mut ada, ada_id) = join(&admin, "ada").await;
     join(&admin, "mallory").await;
     insert_invitation(&pool, admin_id, ada_id, venue, "accepted").await;
     act(&mut admin, "mallory", "suspend", "Spam").await;
@@ -349,6 +349,12 @@ async fn the_dashboard_counts_the_community_and_draws_twelve_weeks() {
     assert_eq!(page.texts("details tbody tr").len(), 12);
     // Drawn on the server: no script of its own (the CSP allows none inline anyway).
     assert!(!page.body.contains("<script>"));
+
+    // A deleted account is a tombstone, not a member.
+    ada.get("/settings/account/delete").await;
+    assert_eq!(ada.post("/settings/account/delete", &[("password", PASSWORD)]).await.status, StatusCode::SEE_OTHER);
+    let figures = admin.get("/admin").await.texts(".figures dd");
+    assert_eq!((figures[0].as_str(), figures[1].as_str()), ("2", "2"), "{figures:?}");
 }
 
 #[tokio::test]
