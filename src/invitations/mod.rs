@@ -11,7 +11,7 @@ pub mod store;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::{Path, State as AxumState};
+use axum::extract::{Path, Query, State as AxumState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -24,7 +24,7 @@ use crate::error::{AppError, AppResult};
 use crate::members::model::{InvitePolicy, Member, Profile, Status};
 use crate::notify::model::Kind;
 use crate::social::store::MetHow;
-use crate::venues::model::{Venue, VenueStatus};
+use crate::venues::model::Venue;
 use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{Action, Invitation, InviteForm, MetAnswer, NOTE_FIELD, Refusal, Side, State, TimesForm};
@@ -49,6 +49,8 @@ struct InvitePage {
     layout: Layout,
     invitee: Profile,
     venues: Vec<Venue>,
+    /// More places are approved in the two cities than the list holds.
+    venues_left_out: bool,
     form: InviteForm,
     errors: FieldErrors,
 }
@@ -98,7 +100,7 @@ pub async fn withdraw_member(conn: &mut sqlx::PgConnection, member: i64) -> sqlx
     Ok(cancelled.len())
 }
 
-async fn invitable(state: &AppState, inviter: &Member, handle: &str) -> AppResult<(Profile, Vec<Venue>)> {
+async fn invitable(state: &AppState, inviter: &Member, handle: &str) -> AppResult<(Profile, Vec<Venue>, bool)> {
     let (invitee, relation) = crate::social::find_visible_profile(&state.pool, inviter.id, handle).await?;
     if invitee.id == inviter.id {
         return Err(AppError::BadRequest("You cannot invite yourself to coffee.".to_owned()));
@@ -109,12 +111,14 @@ async fn invitable(state: &AppState, inviter: &Member, handle: &str) -> AppResul
         return Err(already_open(&invitee));
     }
     // Approved places in the invitee's city, then in the inviter's when it differs.
-    let mut venues = crate::venues::store::list_venues(&state.pool, VenueStatus::Approved, Some(&invitee.city)).await?;
+    let (mut venues, mut left_out) = crate::venues::choices(&state.pool, Some(&invitee.city)).await?;
     let own_city = crate::members::store::get_profile(&state.pool, inviter.id).await?.city;
     if !own_city.eq_ignore_ascii_case(&invitee.city) {
-        venues.extend(crate::venues::store::list_venues(&state.pool, VenueStatus::Approved, Some(&own_city)).await?);
+        let (own, own_left_out) = crate::venues::choices(&state.pool, Some(&own_city)).await?;
+        venues.extend(own);
+        left_out |= own_left_out;
     }
-    Ok((invitee, venues))
+    Ok((invitee, venues, left_out))
 }
 
 async fn invite_form(
@@ -123,8 +127,15 @@ async fn invite_form(
     Path(handle): Path<String>,
     layout: Layout,
 ) -> AppResult<InvitePage> {
-    let (invitee, venues) = invitable(&state, &member, &handle).await?;
-    Ok(InvitePage { layout, invitee, venues, form: InviteForm::default(), errors: FieldErrors::default() })
+    let (invitee, venues, venues_left_out) = invitable(&state, &member, &handle).await?;
+    Ok(InvitePage {
+        layout,
+        invitee,
+        venues,
+        venues_left_out,
+        form: InviteForm::default(),
+        errors: FieldErrors::default(),
+    })
 }
 
 async fn send_invitation(
@@ -135,7 +146,7 @@ async fn send_invitation(
     layout: Layout,
     Form(form): Form<InviteForm>,
 ) -> AppResult<Response> {
-    let (invitee, venues) = invitable(&state, &member, &handle).await?;
+    let (invitee, venues, venues_left_out) = invitable(&state, &member, &handle).await?;
     let mut errors = FieldErrors::default();
     let venue = form.venue_id.trim().parse::<i64>().ok().and_then(|id| venues.iter().find(|v| v.id == id));
     let times = match venue {
@@ -147,9 +158,11 @@ async fn send_invitation(
     };
     let note = NOTE_FIELD.check(&form.note, &mut errors);
     let Some(venue) = venue.filter(|_| errors.is_empty()) else {
-        return Ok(
-            (StatusCode::UNPROCESSABLE_ENTITY, InvitePage { layout, invitee, venues, form, errors }).into_response()
-        );
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            InvitePage { layout, invitee, venues, venues_left_out, form, errors },
+        )
+            .into_response());
     };
 
     let mut tx = state.pool.begin().await?;
@@ -222,14 +235,56 @@ struct InvitationsPage {
     sent: Vec<Invitation>,
     upcoming: Vec<Invitation>,
     past: Vec<Invitation>,
+    /// Where the next (older) page starts, when there is one.
+    next: Option<String>,
+    /// Not the first page.
+    paged: bool,
+}
+
+/// Invitations on one page of `/invitations`.
+const LIST_PAGE: i64 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+struct ListQuery {
+    /// Show the invitations after the previous page's last one (open ones come first), written by `cursor`.
+    before: Option<String>,
+}
+
+/// Where the page after `invitation` starts: open or not, its last change (microseconds, as
+/// stored) and id.
+fn cursor(invitation: &Invitation) -> String {
+    let open = u8::from(invitation.state.is_open());
+    format!("{open}.{}.{}", invitation.updated_at.timestamp_micros(), invitation.id)
+}
+
+fn parse_cursor(cursor: &str) -> Option<store::ListCursor> {
+    let mut parts = cursor.splitn(3, '.');
+    let open = match parts.next()? {
+        "1" => true,
+        "0" => false,
+        _ => return None,
+    };
+    let updated_at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
+    Some(store::ListCursor { open, updated_at, id: parts.next()?.parse().ok()? })
 }
 
 async fn list_invitations(
     AxumState(state): AxumState<AppState>,
     CurrentMember(member): CurrentMember,
+    Query(query): Query<ListQuery>,
     layout: Layout,
 ) -> AppResult<InvitationsPage> {
-    let all = store::list_invitations_of(&state.pool, member.id).await?;
+    let before = match query.before.as_deref() {
+        Some(cursor) => Some(parse_cursor(cursor).ok_or(AppError::BadRequest("No such page.".to_owned()))?),
+        None => None,
+    };
+    let mut all = store::list_invitations_of(&state.pool, member.id, before, LIST_PAGE + 1).await?;
+    let next = if all.len() as i64 > LIST_PAGE {
+        all.truncate(LIST_PAGE as usize);
+        all.last().map(cursor)
+    } else {
+        None
+    };
     let (mut received, mut sent, mut upcoming, mut past) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for invitation in all {
         match invitation.state {
@@ -240,7 +295,7 @@ async fn list_invitations(
         }
     }
     upcoming.sort_by_key(|i| i.accepted_time);
-    Ok(InvitationsPage { layout, me: member.id, received, sent, upcoming, past })
+    Ok(InvitationsPage { layout, me: member.id, received, sent, upcoming, past, next, paged: before.is_some() })
 }
 
 #[derive(Template, WebTemplate)]
@@ -647,14 +702,33 @@ struct NoShowsPage {
     layout: Layout,
     no_shows: Vec<store::NoShow>,
     meetup_no_shows: Vec<crate::meetups::store::MeetupNoShow>,
+    page: u32,
+    /// Either list goes on past this page.
+    has_more: bool,
 }
 
+/// Rows of each list on one page of `/admin/no-shows`.
+const NO_SHOWS_PAGE: i64 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+struct PageQuery {
+    page: Option<u32>,
+}
+
+/// Both lists page together: page n holds the nth run of each, and goes on while either does.
 async fn list_no_shows(
     AxumState(state): AxumState<AppState>,
     Admin(_): Admin,
+    Query(query): Query<PageQuery>,
     layout: Layout,
 ) -> AppResult<NoShowsPage> {
-    let no_shows = store::list_no_shows(&state.pool).await?;
-    let meetup_no_shows = crate::meetups::store::list_no_shows(&state.pool, None).await?;
-    Ok(NoShowsPage { layout, no_shows, meetup_no_shows })
+    let page = query.page.unwrap_or(1).max(1);
+    let offset = i64::from(page - 1) * NO_SHOWS_PAGE;
+    let mut no_shows = store::list_no_shows(&state.pool, NO_SHOWS_PAGE + 1, offset).await?;
+    let mut meetup_no_shows =
+        crate::meetups::store::list_no_shows(&state.pool, None, NO_SHOWS_PAGE + 1, offset).await?;
+    let has_more = no_shows.len() as i64 > NO_SHOWS_PAGE || meetup_no_shows.len() as i64 > NO_SHOWS_PAGE;
+    no_shows.truncate(NO_SHOWS_PAGE as usize);
+    meetup_no_shows.truncate(NO_SHOWS_PAGE as usize);
+    Ok(NoShowsPage { layout, no_shows, meetup_no_shows, page, has_more })
 }

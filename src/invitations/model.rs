@@ -192,6 +192,12 @@ impl State {
         State::ALL.into_iter().find(|s| s.value() == value)
     }
 
+    /// Still open: waiting for an answer, or an agreed coffee not yet held (the partial
+    /// unique index `invitations_open_pair` and the list's order say the same).
+    pub fn is_open(self) -> bool {
+        matches!(self, State::Pending | State::Countered | State::Accepted)
+    }
+
     /// Whose answer the invitation waits for, if anyone's.
     pub fn to_answer(self) -> Option<Side> {
         match self {

@@ -40,18 +40,39 @@ pub async fn lock_invitation(conn: &mut PgConnection, id: i64) -> sqlx::Result<O
     select_invitations!("where i.id = $1 for update of i", id).fetch_optional(conn).await
 }
 
-/// The member's invitations: every open one, and closed ones from the last half year (at
-/// most 200 in all), most recently changed first.
-pub async fn list_invitations_of(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<Invitation>> {
+/// Where a page of `/invitations` ends: the order's key of its last invitation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListCursor {
+    pub open: bool,
+    pub updated_at: DateTime<Utc>,
+    pub id: i64,
+}
+
+/// A page of the member's invitations: open ones first (they want an answer or are coming up),
+/// then closed ones, each most recently changed first. `limit` of them after `after` (the
+/// previous page's last one: open or not, its last change and id), or from the start. Keyset
+/// pages, so one that changes between two pages moves up rather than pushing others out of
+/// sight.
+pub async fn list_invitations_of(
+    db: impl PgExecutor<'_>,
+    member: i64,
+    after: Option<ListCursor>,
+    limit: i64,
+) -> sqlx::Result<Vec<Invitation>> {
     select_invitations!(
         "where (i.inviter_id = $1 or i.invitee_id = $1)
-           and (i.state in ('pending', 'countered', 'accepted') or i.updated_at > now() - interval '180 days')
            and not exists (select from blocks b
                            where (b.blocker_id = i.inviter_id and b.blocked_id = i.invitee_id)
                               or (b.blocker_id = i.invitee_id and b.blocked_id = i.inviter_id))
-         order by i.updated_at desc
-         limit 200",
-        member
+           and ($2::boolean is null
+                or (i.state in ('pending', 'countered', 'accepted'), i.updated_at, i.id) < ($2, $3::timestamptz, $4::bigint))
+         order by i.state in ('pending', 'countered', 'accepted') desc, i.updated_at desc, i.id desc
+         limit $5",
+        member,
+        after.map(|c| c.open),
+        after.map(|c| c.updated_at),
+        after.map(|c| c.id),
+        limit
     )
     .fetch_all(db)
     .await
@@ -263,7 +284,9 @@ pub struct NoShow {
     pub accepted_time: DateTime<Utc>,
 }
 
-pub async fn list_no_shows(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<NoShow>> {
+/// "They didn't come" answers, latest coffee first (then by invitation and side, so offset
+/// pages neither skip nor repeat): `limit` of them after `offset`.
+pub async fn list_no_shows(db: impl PgExecutor<'_>, limit: i64, offset: i64) -> sqlx::Result<Vec<NoShow>> {
     sqlx::query_as!(
         NoShow,
         r#"select i.id as invitation_id,
@@ -277,8 +300,10 @@ pub async fn list_no_shows(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<NoShow>>
            join venues v on v.id = i.venue_id
            where i.state = 'held' and (i.inviter_answer = 'no_show' or i.invitee_answer = 'no_show')
              and s.answer = 'no_show'
-           order by i.accepted_time desc
-           limit 500"#
+           order by i.accepted_time desc, i.id desc, s.by_inviter desc
+           limit $1 offset $2"#,
+        limit,
+        offset
     )
     .fetch_all(db)
     .await

@@ -24,7 +24,7 @@ use crate::error::{AppError, AppResult};
 use crate::members::model::{Member, Status};
 use crate::notify::model::{Kind, Notice};
 use crate::social::store::MetHow;
-use crate::venues::model::{Venue, VenueStatus};
+use crate::venues::model::Venue;
 use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{ANNOUNCEMENT_FIELD, Meetup, MeetupForm, Part, Repeat, RsvpStatus, Visibility, notice, ordinal};
@@ -184,6 +184,8 @@ struct MeetupFormPage {
     /// The meetup being edited; `None` for a new one.
     editing: Option<i64>,
     venues: Vec<Venue>,
+    /// More places are approved than the list holds.
+    venues_left_out: bool,
     form: MeetupForm,
     errors: FieldErrors,
 }
@@ -209,8 +211,8 @@ impl MeetupFormPage {
     }
 }
 
-async fn approved_venues(state: &AppState) -> AppResult<Vec<Venue>> {
-    Ok(crate::venues::store::list_venues(&state.pool, VenueStatus::Approved, None).await?)
+async fn approved_venues(state: &AppState) -> AppResult<(Vec<Venue>, bool)> {
+    Ok(crate::venues::choices(&state.pool, None).await?)
 }
 
 async fn new_meetup_form(
@@ -218,9 +220,9 @@ async fn new_meetup_form(
     Organiser(_): Organiser,
     layout: Layout,
 ) -> AppResult<MeetupFormPage> {
-    let venues = approved_venues(&state).await?;
+    let (venues, venues_left_out) = approved_venues(&state).await?;
     let form = MeetupForm { capacity: "12".to_owned(), visibility: "public".to_owned(), ..MeetupForm::default() };
-    Ok(MeetupFormPage { layout, editing: None, venues, form, errors: FieldErrors::default() })
+    Ok(MeetupFormPage { layout, editing: None, venues, venues_left_out, form, errors: FieldErrors::default() })
 }
 
 /// The checked form with its venue, or the page to show again with 422.
@@ -246,11 +248,11 @@ async fn create_meetup(
     layout: Layout,
     Form(form): Form<MeetupForm>,
 ) -> AppResult<Response> {
-    let venues = approved_venues(&state).await?;
+    let (venues, venues_left_out) = approved_venues(&state).await?;
     let (draft, venue) = match check_form(&venues, &form, false) {
         Ok(checked) => checked,
         Err(errors) => {
-            let page = MeetupFormPage { layout, editing: None, venues, form, errors };
+            let page = MeetupFormPage { layout, editing: None, venues, venues_left_out, form, errors };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
@@ -307,9 +309,9 @@ async fn edit_meetup_form(
 ) -> AppResult<MeetupFormPage> {
     let meetup = load_for_manager(&state, &member, id).await?;
     still_changeable(&meetup)?;
-    let venues = approved_venues(&state).await?;
+    let (venues, venues_left_out) = approved_venues(&state).await?;
     let form = MeetupForm::from_meetup(&meetup);
-    Ok(MeetupFormPage { layout, editing: Some(id), venues, form, errors: FieldErrors::default() })
+    Ok(MeetupFormPage { layout, editing: Some(id), venues, venues_left_out, form, errors: FieldErrors::default() })
 }
 
 async fn update_meetup(
@@ -320,12 +322,12 @@ async fn update_meetup(
     layout: Layout,
     Form(form): Form<MeetupForm>,
 ) -> AppResult<Response> {
-    let venues = approved_venues(&state).await?;
+    let (venues, venues_left_out) = approved_venues(&state).await?;
     let (draft, venue) = match check_form(&venues, &form, true) {
         Ok(checked) => checked,
         Err(errors) => {
             still_changeable(&load_for_manager(&state, &member, id).await?)?;
-            let page = MeetupFormPage { layout, editing: Some(id), venues, form, errors };
+            let page = MeetupFormPage { layout, editing: Some(id), venues, venues_left_out, form, errors };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };

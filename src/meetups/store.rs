@@ -420,8 +420,14 @@ pub struct MeetupNoShow {
     pub organiser_handle: String,
 }
 
-/// Meetup no-shows, latest first: of everyone (for admins), or of one member (for themselves).
-pub async fn list_no_shows(db: impl PgExecutor<'_>, member: Option<i64>) -> sqlx::Result<Vec<MeetupNoShow>> {
+/// Meetup no-shows, latest first (then by meetup and member, so offset pages neither skip nor
+/// repeat): of everyone (for admins), or of one member (for themselves); `limit` after `offset`.
+pub async fn list_no_shows(
+    db: impl PgExecutor<'_>,
+    member: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<MeetupNoShow>> {
     sqlx::query_as!(
         MeetupNoShow,
         r#"select m.id as meetup_id, m.title, m.starts_at, a.handle, o.handle as organiser_handle
@@ -435,9 +441,11 @@ pub async fn list_no_shows(db: impl PgExecutor<'_>, member: Option<i64>) -> sqlx
              -- Only meetups whose organiser checked anyone in: one who did not use check-in
              -- has no record of who came.
              and exists (select from rsvps c where c.meetup_id = m.id and c.checked_in_at is not null)
-           order by m.starts_at desc
-           limit 500"#,
-        member
+           order by m.starts_at desc, m.id desc, r.member_id
+           limit $2 offset $3"#,
+        member,
+        limit,
+        offset
     )
     .fetch_all(db)
     .await

@@ -69,8 +69,10 @@ struct WelcomePage {
     zone: chrono_tz::Tz,
     /// Meetups still to come that the member is going to or waiting for, with their RSVPs.
     meetups: Vec<(Meetup, Rsvp)>,
-    /// Meetups the member said they would come to and was not checked in at.
+    /// Meetups the member said they would come to and was not checked in at, the latest.
     missed_meetups: Vec<MeetupNoShow>,
+    /// More were missed than are named.
+    more_missed: bool,
 }
 
 /// "a", "a and b", "a, b and c".
@@ -90,6 +92,9 @@ pub const NEVER_MET_POOL: i64 = 300;
 /// "We have met" claims shown on the home page, oldest first: each one answered brings the
 /// next up, so the page stays small however many someone sends.
 const CLAIMS_SHOWN: i64 = 20;
+/// Missed meetups named on the home page, latest first: a reminder, not a record (admins have
+/// the whole list), so the sentence stays short.
+const MISSED_SHOWN: i64 = 3;
 
 impl WelcomePage {
     /// Where the member stands for a meetup on the "your meetups" card.
@@ -175,7 +180,10 @@ async fn show_home(
     .await?;
     suggestions.retain(|s| s.state == crate::scheduler::store::SuggestionState::Open);
     let meetups = meetups_of(&state, member.id).await?;
-    let missed_meetups = crate::meetups::store::list_no_shows(&state.pool, Some(member.id)).await?;
+    let mut missed_meetups =
+        crate::meetups::store::list_no_shows(&state.pool, Some(member.id), MISSED_SHOWN + 1, 0).await?;
+    let more_missed = missed_meetups.len() as i64 > MISSED_SHOWN;
+    missed_meetups.truncate(MISSED_SHOWN as usize);
     let page = WelcomePage {
         me: member.id,
         layout,
@@ -192,6 +200,7 @@ async fn show_home(
         zone: member.time_zone.parse().unwrap_or(chrono_tz::UTC),
         meetups,
         missed_meetups,
+        more_missed,
     };
     Ok(page.into_response())
 }

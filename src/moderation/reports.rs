@@ -363,7 +363,7 @@ async fn case_page(state: &AppState, admin: &Member, id: i64, layout: Layout) ->
                 store::list_cases_about(&state.pool, subject.id, id).await?,
                 audit::list(&state.pool, &filter, 20).await?,
                 store::list_invitation_no_shows_of(&state.pool, subject.id).await?,
-                crate::meetups::store::list_no_shows(&state.pool, Some(subject.id)).await?,
+                crate::meetups::store::list_no_shows(&state.pool, Some(subject.id), 500, 0).await?,
             )
         }
         None => Default::default(),

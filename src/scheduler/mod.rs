@@ -198,7 +198,9 @@ async fn explain(
     if policy == InvitePolicy::Nobody {
         return Ok(Reason::TakesNoInvitations);
     }
-    let venues = crate::venues::store::list_venues(&mut *conn, VenueStatus::Approved, Some(&profile.city)).await?;
+    // Only whether the city has a place at all.
+    let venues =
+        crate::venues::store::list_venues(&mut *conn, VenueStatus::Approved, Some(&profile.city), 1, 0).await?;
     if venues.is_empty() {
         return Ok(Reason::NoVenue { city: profile.city });
     }

@@ -36,6 +36,23 @@ pub fn routes() -> Routes<AppState> {
 #[derive(Debug, Default, Deserialize)]
 struct CityQuery {
     city: Option<String>,
+    page: Option<u32>,
+}
+
+/// Places on one page of `/venues`.
+const LIST_PAGE: i64 = 50;
+
+/// Most places a form's list offers. Forms show them all at once, so past this many they say
+/// that some are left out rather than page.
+pub const CHOICES_SHOWN: i64 = 500;
+
+/// Approved places for a form's list, in one city or all, at most `CHOICES_SHOWN`; and whether
+/// more were left out.
+pub async fn choices(db: impl sqlx::PgExecutor<'_>, city: Option<&str>) -> sqlx::Result<(Vec<Venue>, bool)> {
+    let mut venues = store::list_venues(db, VenueStatus::Approved, city, CHOICES_SHOWN + 1, 0).await?;
+    let more = venues.len() as i64 > CHOICES_SHOWN;
+    venues.truncate(CHOICES_SHOWN as usize);
+    Ok((venues, more))
 }
 
 #[derive(Template, WebTemplate)]
@@ -45,11 +62,21 @@ struct VenuesPage {
     venues: Vec<Venue>,
     cities: Vec<(String, i64)>,
     city: Option<String>,
+    page: u32,
+    has_more: bool,
 }
 
 impl VenuesPage {
     fn city_link(&self, city: &str) -> String {
         format!("/venues?city={}", crate::web::forms::encode_query_value(city))
+    }
+
+    /// Another page of the list shown, in the same city if one is chosen.
+    fn page_link(&self, page: u32) -> String {
+        match &self.city {
+            Some(city) => format!("{}&page={page}", self.city_link(city)),
+            None => format!("/venues?page={page}"),
+        }
     }
 
     fn is_current(&self, city: &str) -> bool {
@@ -64,9 +91,14 @@ async fn list_venues(
     layout: Layout,
 ) -> AppResult<VenuesPage> {
     let city = query.city.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty() && !c.contains('\0'));
-    let venues = store::list_venues(&state.pool, VenueStatus::Approved, city.as_deref()).await?;
+    let page = query.page.unwrap_or(1).max(1);
+    let offset = i64::from(page - 1) * LIST_PAGE;
+    let mut venues =
+        store::list_venues(&state.pool, VenueStatus::Approved, city.as_deref(), LIST_PAGE + 1, offset).await?;
+    let has_more = venues.len() as i64 > LIST_PAGE;
+    venues.truncate(LIST_PAGE as usize);
     let cities = store::list_venue_cities(&state.pool).await?;
-    Ok(VenuesPage { layout, venues, cities, city })
+    Ok(VenuesPage { layout, venues, cities, city, page, has_more })
 }
 
 #[derive(Template, WebTemplate)]

@@ -26,8 +26,15 @@ pub async fn insert_venue(db: impl PgExecutor<'_>, venue: &NewVenue, proposed_by
     .await
 }
 
-/// Venues in one state, in one city (any case) or all, by city and name.
-pub async fn list_venues(db: impl PgExecutor<'_>, status: VenueStatus, city: Option<&str>) -> sqlx::Result<Vec<Venue>> {
+/// Venues in one state, in one city (any case) or all, by city and name (and id, so offset
+/// pages neither skip nor repeat places of the same name): `limit` of them after `offset`.
+pub async fn list_venues(
+    db: impl PgExecutor<'_>,
+    status: VenueStatus,
+    city: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Venue>> {
     sqlx::query_as!(
         Venue,
         r#"select v.id, v.name, v.address, v.city, v.time_zone, v.latitude, v.longitude, v.step_free, v.quiet, v.notes,
@@ -35,10 +42,12 @@ pub async fn list_venues(db: impl PgExecutor<'_>, status: VenueStatus, city: Opt
            from venues v
            left join members m on m.id = v.proposed_by
            where v.status = $1 and ($2::text is null or lower(v.city) = lower($2))
-           order by lower(v.city), lower(v.name)
-           limit 500"#,
+           order by lower(v.city), lower(v.name), v.id
+           limit $3 offset $4"#,
         status as VenueStatus,
-        city
+        city,
+        limit,
+        offset
     )
     .fetch_all(db)
     .await

@@ -444,3 +444,67 @@ async fn proposed_by_names_whoever_made_the_last_counter_proposal() {
     assert_eq!(state_of(&ada.pool, id).await, "declined");
     assert_eq!(proposer(&ada.get(&format!("/invitations/{id}")).await), "Proposed by grace");
 }
+
+/// Every invitation's id linked from the list's rows.
+fn listed_ids(page: &crate::support::Page) -> Vec<i64> {
+    page.attrs("li.invitation a", "href").iter().map(|href| id_from(href)).collect()
+}
+
+#[tokio::test]
+async fn the_list_pages_by_fifty_back_to_the_oldest_without_skipping_any() {
+    let Pair { mut ada, ada_id, grace_id, venue, .. } = pair().await;
+    // 70 closed invitations, two to each moment (the id breaks the tie), the oldest long past
+    // half a year.
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "insert into invitations (inviter_id, invitee_id, venue_id, state, proposed_times, proposed_by, updated_at)
+         select $1, $2, $3, 'declined', array[now()], $1, now() - (g / 2) * interval '8 days'
+         from generate_series(1, 70) g
+         returning id",
+    )
+    .bind(ada_id)
+    .bind(grace_id)
+    .bind(venue)
+    .fetch_all(&ada.pool)
+    .await
+    .unwrap();
+
+    let first = ada.get("/invitations").await;
+    assert_eq!(first.status, StatusCode::OK);
+    let mut seen = listed_ids(&first);
+    assert_eq!(seen.len(), 50);
+    let older = first.attrs(".pager a", "href");
+    assert_eq!(older.len(), 1, "an older link and nothing back: {older:?}");
+    assert!(older[0].starts_with("/invitations?before="));
+
+    let second = ada.get(&older[0]).await;
+    assert_eq!(second.status, StatusCode::OK);
+    seen.extend(listed_ids(&second));
+    assert_eq!(second.texts(".pager a"), ["← Latest"], "the last page has no older link");
+    let mut all = ids.clone();
+    all.sort_unstable();
+    let mut listed = seen.clone();
+    listed.sort_unstable();
+    assert_eq!(listed, all, "every invitation once");
+    assert_eq!(seen.first(), ids.first(), "most recently changed first");
+
+    assert_eq!(ada.get("/invitations?before=nonsense").await.status, StatusCode::BAD_REQUEST);
+
+    // An invitation still waiting for an answer heads the first page however long it has
+    // waited, ahead of the 70 closed ones changed since.
+    let waiting: i64 = sqlx::query_scalar(
+        "insert into invitations (inviter_id, invitee_id, venue_id, state, proposed_times, proposed_by, updated_at)
+         values ($2, $1, $3, 'pending', array[now() + interval '3 days'], $2, now() - interval '400 days')
+         returning id",
+    )
+    .bind(ada_id)
+    .bind(grace_id)
+    .bind(venue)
+    .fetch_one(&ada.pool)
+    .await
+    .unwrap();
+    let first = ada.get("/invitations").await;
+    assert_eq!(listed_ids(&first).first(), Some(&waiting));
+    let second = ada.get(&first.attrs(".pager a", "href")[0]).await;
+    assert!(!listed_ids(&second).contains(&waiting), "listed once");
+    assert_eq!(listed_ids(&first).len() + listed_ids(&second).len(), 71);
+}

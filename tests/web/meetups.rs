@@ -1143,3 +1143,62 @@ async fn the_home_page_lists_my_meetups_with_my_place_on_each_waitlist() {
     let home = ann.get("/").await;
     assert_eq!(home.texts("section[aria-labelledby=your-meetups] .badge"), ["Going"]);
 }
+
+#[tokio::test]
+async fn no_shows_page_by_fifty_for_admins_and_home_names_only_the_latest_three() {
+    let Scene { olive, olive_id, venue } = scene().await;
+    let (mut pat, pat_id) = join(&olive, "pat").await;
+    let (mut sam, sam_id) = join(&olive, "sam").await;
+    set_role(&olive.pool, sam_id, "admin").await;
+    // 60 past meetups where Sam was checked in and Pat, going, was not; and 55 held coffees
+    // Pat says Sam missed.
+    sqlx::query(
+        "with m as (
+             insert into meetups (organiser_id, venue_id, title, starts_at, ends_at, capacity)
+             select $1, $2, format('Missed %s', lpad(g::text, 2, '0')), now() - g * interval '2 days',
+                    now() - g * interval '2 days' + interval '2 hours', 10
+             from generate_series(1, 60) g
+             returning id)
+         insert into rsvps (meetup_id, member_id, status, checked_in_at)
+         select m.id, who.member, 'going', who.checked_in from m
+         cross join (values ($3::bigint, null::timestamptz), ($4, now())) as who(member, checked_in)",
+    )
+    .bind(olive_id)
+    .bind(venue)
+    .bind(pat_id)
+    .bind(sam_id)
+    .execute(&olive.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into invitations (inviter_id, invitee_id, venue_id, state, proposed_times, proposed_by, accepted_time,
+                                  inviter_answer)
+         select $1, $2, $3, 'held', array[t], $1, t, 'no_show'
+         from generate_series(1, 55) g, lateral (select now() - g * interval '1 day' as t) as at",
+    )
+    .bind(pat_id)
+    .bind(sam_id)
+    .bind(venue)
+    .execute(&olive.pool)
+    .await
+    .unwrap();
+
+    let home = pat.get("/").await;
+    assert_eq!(home.texts(".missed-meetups a"), ["Missed 01", "Missed 02", "Missed 03"]);
+    assert!(home.text(".missed-meetups").contains("Missed 03 and earlier meetups and were not checked in"));
+
+    let first = sam.get("/admin/no-shows").await;
+    assert_eq!(first.status, StatusCode::OK);
+    let meetup_rows = |page: &Page| page.texts("tbody td a[href^='/meetups/']");
+    let coffee_rows = |page: &Page| page.texts("tbody td:nth-child(3) a[href='/m/sam']").len();
+    let mut titles = meetup_rows(&first);
+    assert_eq!((titles.len(), coffee_rows(&first)), (50, 50));
+    let older = first.attrs(".pager a", "href");
+    assert_eq!(older, ["/admin/no-shows?page=2"]);
+    let second = sam.get(&older[0]).await;
+    titles.extend(meetup_rows(&second));
+    assert_eq!(coffee_rows(&second), 5);
+    assert_eq!(second.texts(".pager a"), ["← Newer"]);
+    let expected: Vec<String> = (1..=60).map(|n| format!("Missed {n:02}")).collect();
+    assert_eq!(titles, expected, "every meetup no-show once, latest first");
+}

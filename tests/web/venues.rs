@@ -120,3 +120,40 @@ async fn the_seed_adds_approved_venues_in_every_city() {
     assert_eq!(list.texts(".venue strong").len(), 3 * cuppa::seed::CITIES.len());
     assert!(list.text(".tabs").contains("Cape Town (3)"));
 }
+
+#[tokio::test]
+async fn the_list_pages_by_fifty_within_a_city_and_a_long_form_list_says_it_is_cut() {
+    let (mut member, _) = member_and_admin().await;
+    sqlx::query(
+        "insert into venues (name, address, city, time_zone, status)
+         select format('Place %s', lpad(g::text, 3, '0')), '12 Market Street', case when g <= 60 then 'Paris' else 'London' end,
+                'Europe/London', 'approved'
+         from generate_series(1, 510) g",
+    )
+    .execute(&member.pool)
+    .await
+    .unwrap();
+
+    let first = member.get("/venues?city=paris").await;
+    assert_eq!(first.status, StatusCode::OK);
+    let mut names = first.texts(".venues li strong");
+    assert_eq!(names.len(), 50);
+    let next = first.attrs(".pager a", "href");
+    assert_eq!(next, ["/venues?city=paris&page=2"], "the next page, in the same city");
+    let second = member.get(&next[0]).await;
+    names.extend(second.texts(".venues li strong"));
+    assert_eq!(second.texts(".pager a"), ["← Previous"]);
+    let expected: Vec<String> = (1..=60).map(|n| format!("Place {n:03}")).collect();
+    assert_eq!(names, expected, "every place in Paris once, by name");
+
+    // All cities, 510 places: the last ten places are on the eleventh page, and the list says when it ends.
+    let last = member.get("/venues?page=11").await;
+    assert_eq!(last.texts(".venues li strong").len(), 10);
+    assert!(member.get("/venues?page=12").await.text(".empty").contains("No more places"));
+
+    // The meetup form lists at most 500 and says so.
+    store::update_role(&member.pool, "proposer", Role::Organiser).await.unwrap();
+    let form = member.get("/meetups/new").await;
+    assert_eq!(form.texts("#venue_id option").len(), 501, "the prompt and 500 places");
+    assert!(form.text(".hint").contains("Only the first 500 approved places"));
+}
