@@ -100,7 +100,15 @@ pub async fn withdraw_member(conn: &mut sqlx::PgConnection, member: i64) -> sqlx
     Ok(cancelled.len())
 }
 
+/// Why a hidden member cannot start anything new with anyone: whoever they invited would find
+/// a profile that answers 404. What they already have with others goes on.
+const HIDDEN_CANNOT_INVITE: &str = "The Cuppa team has hidden your profile, so you cannot invite anyone new for now. \
+     Coffees you have already agreed go on.";
+
 async fn invitable(state: &AppState, inviter: &Member, handle: &str) -> AppResult<(Profile, Vec<Venue>, bool)> {
+    if inviter.status == Status::Hidden {
+        return Err(AppError::Forbidden(HIDDEN_CANNOT_INVITE));
+    }
     let (invitee, relation) = crate::social::find_visible_profile(&state.pool, inviter.id, handle).await?;
     if invitee.id == inviter.id {
         return Err(AppError::BadRequest("You cannot invite yourself to coffee.".to_owned()));
@@ -189,9 +197,12 @@ pub(crate) async fn send_in(
     // each takes the graph lock of the member it changes. Then the inviter's row lock, which
     // makes the cap exact.
     crate::social::store::lock_graphs_of_pair(conn, inviter, invitee.id).await?;
-    // A hidden member still uses Cuppa (only others cannot see them); a suspended one not.
-    if !matches!(crate::members::store::lock_member(conn, inviter).await?, Status::Active | Status::Hidden) {
-        return Err(AppError::Forbidden("Your account can no longer send invitations."));
+    match crate::members::store::lock_member(conn, inviter).await? {
+        Status::Active => {}
+        Status::Hidden => return Err(AppError::Forbidden(HIDDEN_CANNOT_INVITE)),
+        Status::Suspended | Status::Deleted => {
+            return Err(AppError::Forbidden("Your account can no longer send invitations."));
+        }
     }
     if crate::members::store::get_status(&mut *conn, invitee.id).await? != Status::Active {
         return Err(AppError::NotFound);

@@ -263,9 +263,16 @@ async fn hiding_takes_a_member_out_of_sight_but_not_out_of_cuppa() {
     assert_eq!(ada.get("/m/mallory").await.status, StatusCode::NOT_FOUND);
     assert!(!ada.get("/people?q=mall").await.body.contains("@mallory"));
     assert!(!ada.get("/m/ada/following").await.body.contains("@mallory"));
-    // She still uses Cuppa.
+    // She still uses Cuppa, but starts nothing new with anyone: they would find a 404.
     assert_eq!(mallory.get("/").await.status, StatusCode::OK);
     assert_eq!(mallory.get("/people").await.status, StatusCode::OK);
+    let form = mallory.get("/m/ada/invite").await;
+    assert_eq!(form.status, StatusCode::FORBIDDEN);
+    assert!(form.text("main").contains("hidden your profile"), "{}", form.text("main"));
+    mallory.get("/").await;
+    assert_eq!(mallory.post("/m/ada/invite", &[("venue_id", "1"), ("note", "hi")]).await.status, StatusCode::FORBIDDEN);
+    let sent: i64 = sqlx::query_scalar("select count(*) from invitations").fetch_one(&admin.pool).await.unwrap();
+    assert_eq!(sent, 0);
 
     // Hiding twice is refused; unhiding brings her back.
     admin.get("/admin/members/mallory").await;
