@@ -169,6 +169,16 @@ fn link_problem(layout: Layout, purpose: Purpose, problem: Problem) -> Response 
     (problem.status(), LinkProblemPage { layout, purpose, problem }).into_response()
 }
 
+/// The link with this secret if it can still be used, or why not. Only a read: the link is
+/// taken in the transaction that acts on it.
+async fn usable_link(state: &AppState, purpose: Purpose, secret: &str) -> sqlx::Result<Result<Token, Problem>> {
+    let token = account_store::find(&state.pool, purpose, secret).await?;
+    Ok(match Problem::of(token.as_ref()) {
+        Some(problem) => Err(problem),
+        None => token.ok_or(Problem::Unknown),
+    })
+}
+
 // ---- Confirming an address ----
 
 #[derive(Template, WebTemplate)]
@@ -184,11 +194,11 @@ async fn confirm_email_form(
     Path(secret): Path<String>,
     layout: Layout,
 ) -> AppResult<Response> {
-    let token = account_store::find(&state.pool, Purpose::VerifyEmail, &secret).await?;
-    if let Some(problem) = Problem::of(token.as_ref()) {
-        return Ok(link_problem(layout, Purpose::VerifyEmail, problem));
-    }
-    let email = token.and_then(|t| t.email).unwrap_or_default();
+    let token = match usable_link(&state, Purpose::VerifyEmail, &secret).await? {
+        Ok(token) => token,
+        Err(problem) => return Ok(link_problem(layout, Purpose::VerifyEmail, problem)),
+    };
+    let email = token.email.unwrap_or_default();
     Ok(ConfirmEmailPage { layout, secret, email }.into_response())
 }
 
@@ -510,8 +520,7 @@ async fn reset_password_form(
     Path(secret): Path<String>,
     layout: Layout,
 ) -> AppResult<Response> {
-    let token = account_store::find(&state.pool, Purpose::ResetPassword, &secret).await?;
-    if let Some(problem) = Problem::of(token.as_ref()) {
+    if let Err(problem) = usable_link(&state, Purpose::ResetPassword, &secret).await? {
         return Ok(link_problem(layout, Purpose::ResetPassword, problem));
     }
     Ok(ResetPage { layout, secret, errors: FieldErrors::default() }.into_response())
@@ -526,8 +535,7 @@ async fn reset_password(
     layout: Layout,
     Form(form): Form<ResetForm>,
 ) -> AppResult<Response> {
-    let token = account_store::find(&state.pool, Purpose::ResetPassword, &secret).await?;
-    if let Some(problem) = Problem::of(token.as_ref()) {
+    if let Err(problem) = usable_link(&state, Purpose::ResetPassword, &secret).await? {
         return Ok(link_problem(layout, Purpose::ResetPassword, problem));
     }
     let mut errors = FieldErrors::default();

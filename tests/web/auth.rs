@@ -9,7 +9,7 @@ use cuppa::auth::{Admin, CurrentMember, Organiser};
 use cuppa::members::model::{Role, Status};
 use cuppa::members::store;
 
-use crate::support::{Client, PASSWORD};
+use crate::support::{Client, PASSWORD, test_state};
 
 async fn count(client: &Client, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&client.pool).await.expect("count query")
@@ -259,16 +259,7 @@ fn probe_router(state: AppState) -> Router {
 async fn role_extractors_read_the_role_afresh_on_every_request() {
     let mut client = Client::new().await;
     client.sign_up("root_user").await;
-    let mut probe = Client::with_router(
-        client.pool.clone(),
-        probe_router(AppState {
-            pool: client.pool.clone(),
-            secure_cookies: false,
-            public_url: crate::support::PUBLIC_URL.to_owned(),
-            scheduler: Default::default(),
-            trusted_proxies: Default::default(),
-        }),
-    );
+    let mut probe = Client::with_router(client.pool.clone(), probe_router(test_state(client.pool.clone())));
     probe.cookies = client.cookies.clone();
 
     assert_eq!(probe.get("/probe/member").await.status, StatusCode::OK);
@@ -302,13 +293,7 @@ async fn the_session_cookie_is_http_only_lax_and_secure_when_configured() {
     );
     assert!(!cookie.contains("Secure"), "{cookie}");
 
-    let router = cuppa::app(AppState {
-        pool: plain.pool.clone(),
-        secure_cookies: true,
-        public_url: crate::support::PUBLIC_URL.to_owned(),
-        scheduler: Default::default(),
-        trusted_proxies: Default::default(),
-    });
+    let router = cuppa::app(AppState { secure_cookies: true, ..test_state(plain.pool.clone()) });
     let mut https = Client::with_router(plain.pool.clone(), router);
     let page = https.get("/login").await;
     let cookie = page.headers["set-cookie"].to_str().unwrap().to_owned();

@@ -17,11 +17,10 @@ use axum::body::Body as HttpBody;
 use axum::http::{Request, StatusCode, header};
 use chrono::{DateTime, Duration, Timelike, Utc};
 use chrono_tz::Europe::London;
-use cuppa::AppState;
 use cuppa::web::routes::{Method, Route};
 use sqlx::PgPool;
 
-use crate::support::{Client, PUBLIC_URL, Page, add_venue, copy_of, drop_database};
+use crate::support::{Client, Page, add_venue, copy_of, drop_database, test_state};
 use Object::{
     Asset, Attending, CalendarFeed, Case, CheckingIn, Claim, Ended, Invitation, MyReport, Nothing, Notification,
     OwnMeetup, Profile, ProposedVenue, Reportable, Suggestion, Warning, Window,
@@ -750,13 +749,7 @@ fn fill(text: &str, values: &HashMap<&'static str, String>) -> String {
 }
 
 fn router_for(pool: &PgPool) -> Router {
-    cuppa::app(AppState {
-        pool: pool.clone(),
-        secure_cookies: false,
-        public_url: PUBLIC_URL.to_owned(),
-        scheduler: Default::default(),
-        trusted_proxies: Default::default(),
-    })
+    cuppa::app(test_state(pool.clone()))
 }
 
 /// A multipart upload of `text` as the file `file`, after the token when there is one.

@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use cuppa::AppState;
 use cuppa::db::pool_options;
 use sqlx::PgPool;
 
-use crate::support::{Client, PASSWORD, PUBLIC_URL, Page, fresh_pool};
+use crate::support::{Client, PASSWORD, PUBLIC_URL, Page, fresh_pool, test_state};
 
 /// Ann and Bob, each logged in on a client of their own; Bob has an address elsewhere.
 async fn ann_and_bob() -> (Client, Client) {
@@ -173,13 +172,7 @@ async fn get_while_the_server_ends_the_connection(
 async fn a_connection_the_server_ends_mid_query_gives_the_unavailable_page_not_a_500() {
     let admin = fresh_pool().await;
     let pool = pool_options().connect_with((*admin.connect_options()).clone()).await.unwrap();
-    let router = cuppa::app(AppState {
-        pool: pool.clone(),
-        secure_cookies: false,
-        public_url: PUBLIC_URL.to_owned(),
-        scheduler: Default::default(),
-        trusted_proxies: Default::default(),
-    });
+    let router = cuppa::app(test_state(pool.clone()));
     let mut visitor = Client::with_router(pool.clone(), router);
     assert_eq!(visitor.get("/login").await.status, StatusCode::OK);
     let mut member = visitor.another();

@@ -6,11 +6,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use cuppa::AppState;
 use cuppa::db::{EmbeddedPostgres, pool_options};
 use sqlx::postgres::PgPoolOptions;
 
-use crate::support::{Client, spawn_server};
+use crate::support::{Client, spawn_server, test_state};
 
 #[tokio::test]
 async fn healthz_answers_200_when_the_database_answers() {
@@ -27,13 +26,7 @@ async fn an_unreachable_database_gives_503_pages_not_500s() {
         .acquire_timeout(Duration::from_millis(500))
         .connect_lazy("postgres://postgres@127.0.0.1:9/none")
         .unwrap();
-    let router = cuppa::app(AppState {
-        pool: pool.clone(),
-        secure_cookies: false,
-        public_url: crate::support::PUBLIC_URL.to_owned(),
-        scheduler: Default::default(),
-        trusted_proxies: Default::default(),
-    });
+    let router = cuppa::app(test_state(pool.clone()));
     let mut client = Client::with_router(pool, router);
     assert_eq!(client.get("/healthz").await.status, StatusCode::SERVICE_UNAVAILABLE);
     let page = client.get("/").await;
@@ -115,13 +108,7 @@ async fn the_embedded_database_starts_is_reused_stops_and_the_pool_recovers() {
         .unwrap();
     sqlx::query("create table kept (note text)").execute(&pool).await.unwrap();
     sqlx::query("insert into kept values ('still here')").execute(&pool).await.unwrap();
-    let router = cuppa::app(AppState {
-        pool: pool.clone(),
-        secure_cookies: false,
-        public_url: crate::support::PUBLIC_URL.to_owned(),
-        scheduler: Default::default(),
-        trusted_proxies: Default::default(),
-    });
+    let router = cuppa::app(test_state(pool.clone()));
     let mut client = Client::with_router(pool.clone(), router);
     assert_eq!(client.get("/healthz").await.status, StatusCode::OK);
 
@@ -225,16 +212,7 @@ async fn a_server_error_shows_a_fixed_sentence_and_the_request_id_never_the_caus
             Err::<(), _>(cuppa::error::AppError::Internal(anyhow::anyhow!("secret detail: password=hunter2")))
         }),
     );
-    let router = cuppa::with_layers(
-        failing,
-        AppState {
-            pool: client.pool.clone(),
-            secure_cookies: false,
-            public_url: crate::support::PUBLIC_URL.to_owned(),
-            scheduler: Default::default(),
-            trusted_proxies: Default::default(),
-        },
-    );
+    let router = cuppa::with_layers(failing, test_state(client.pool.clone()));
     let mut client = Client::with_router(client.pool.clone(), router);
     let page = client.get("/probe/fail").await;
     assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -343,16 +321,7 @@ async fn shutdown_lets_a_request_in_flight_finish_and_refuses_new_connections() 
             }
         }),
     );
-    let router = cuppa::with_layers(
-        slow,
-        AppState {
-            pool: client.pool.clone(),
-            secure_cookies: false,
-            public_url: crate::support::PUBLIC_URL.to_owned(),
-            scheduler: Default::default(),
-            trusted_proxies: Default::default(),
-        },
-    );
+    let router = cuppa::with_layers(slow, test_state(client.pool.clone()));
     let (addr, stop, task) = spawn_server(router, Duration::from_secs(5)).await;
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(b"GET /probe/slow HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();

@@ -209,6 +209,18 @@ impl Page {
     }
 }
 
+/// The state of the tests' Cuppa over `pool`: plain http, no trusted proxies, the scheduler's
+/// defaults. A test that needs another setting changes that one field.
+pub fn test_state(pool: PgPool) -> AppState {
+    AppState {
+        pool,
+        secure_cookies: false,
+        public_url: PUBLIC_URL.to_owned(),
+        scheduler: Default::default(),
+        trusted_proxies: Default::default(),
+    }
+}
+
 /// A browser of one: the real router, a cookie jar and the last CSRF token seen.
 pub struct Client {
     pub pool: PgPool,
@@ -221,13 +233,7 @@ pub struct Client {
 impl Client {
     pub async fn new() -> Client {
         let pool = fresh_pool().await;
-        let router = cuppa::app(AppState {
-            pool: pool.clone(),
-            secure_cookies: false,
-            public_url: PUBLIC_URL.to_owned(),
-            scheduler: Default::default(),
-            trusted_proxies: Default::default(),
-        });
+        let router = cuppa::app(test_state(pool.clone()));
         Client::with_router(pool, router)
     }
 

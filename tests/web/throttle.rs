@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode, header};
 use cuppa::AppState;
 use cuppa::web::TrustedProxies;
 
-use crate::support::{Client, PASSWORD, PUBLIC_URL, Page, next_addr};
+use crate::support::{Client, PASSWORD, Page, next_addr, test_state};
 
 async fn count(client: &Client, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&client.pool).await.expect("count query")
@@ -175,11 +175,8 @@ async fn attempts_sent_all_at_once_get_no_more_password_checks_than_the_limit() 
 async fn behind_a_proxy() -> Client {
     let plain = Client::new().await;
     let router = cuppa::app(AppState {
-        pool: plain.pool.clone(),
-        secure_cookies: false,
-        public_url: PUBLIC_URL.to_owned(),
-        scheduler: Default::default(),
         trusted_proxies: TrustedProxies::new(["10.0.0.0/8".parse().unwrap()]),
+        ..test_state(plain.pool.clone())
     });
     Client::with_router(plain.pool.clone(), router)
 }
