@@ -12,6 +12,7 @@ pub mod meetups;
 pub mod members;
 pub mod moderation;
 pub mod notify;
+pub mod photos;
 pub mod scheduler;
 pub mod seed;
 pub mod server;

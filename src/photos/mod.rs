@@ -1,0 +1,4 @@
+//! Profile photos (issue 13): upload at `/settings/photo`, served at a versioned URL.
+
+pub mod model;
+pub mod picture;

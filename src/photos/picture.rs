@@ -1,0 +1,256 @@
+//! Turning an upload into the two stored sizes, with no I/O: decode under limits, turn it
+//! upright, crop a centred square, shrink, re-encode. Re-encoding from pixels is what drops
+//! everything else the file carried (EXIF with GPS location, comments, embedded scripts):
+//! only pixels go in, and the JPEG encoder writes no metadata of its own.
+//!
+//! This is CPU work of tens to hundreds of milliseconds: callers run it off the async threads
+//! (see `photos::run_bounded`).
+
+use std::io::Cursor;
+
+use image::codecs::jpeg::JpegEncoder;
+use image::error::{ImageError, LimitErrorKind};
+use image::imageops::FilterType;
+use image::{DynamicImage, GenericImageView, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+
+use super::model::Size;
+
+/// The largest upload accepted, in bytes.
+pub const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
+/// The widest or tallest image decoded at all: past every phone camera (8,064 px at 48 MP).
+const MAX_SIDE: u32 = 10_000;
+/// The most memory one decode may take. A 48 MP photo in RGB is 146 MB; one at a time runs.
+const MAX_ALLOC: u64 = 192 * 1024 * 1024;
+/// A smaller image cannot fill the small size without looking blurred.
+pub const MIN_SIDE: u32 = Size::Small.pixels();
+/// Good enough for a face, a few tens of kilobytes at 384 px.
+const JPEG_QUALITY: u8 = 85;
+
+/// Why an upload was refused, in words for the member.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PictureError {
+    #[error("This file is not a JPEG, PNG or WebP image. Please choose a photo in one of those formats.")]
+    NotAnImage,
+    #[error("This image is damaged or cut off, so it cannot be read. Please choose the file again.")]
+    Damaged,
+    #[error("This image is too large to read: at most {MAX_SIDE} pixels on a side, please.")]
+    TooLarge,
+    #[error("This image is too small: it should be at least {MIN_SIDE} by {MIN_SIDE} pixels.")]
+    TooSmall,
+}
+
+/// The two sizes of a photo, as stored and served.
+pub struct Encoded {
+    pub small: Vec<u8>,
+    pub large: Vec<u8>,
+}
+
+/// Reads an upload into pixels, upright, refusing what is not really a JPEG, PNG or WebP
+/// image, what claims more pixels than the limits (before any pixel memory is taken: a small
+/// PNG declaring 50,000 x 50,000 pixels is refused from its header), and what is cut off.
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage, PictureError> {
+    let mut reader =
+        ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| PictureError::NotAnImage)?;
+    // The format comes from the file's first bytes, never from its name or declared type.
+    let format = reader.format();
+    if !matches!(format, Some(ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP)) {
+        return Err(PictureError::NotAnImage);
+    }
+    // The JPEG decoder fills a cut-off image with grey rather than failing, so a JPEG must
+    // reach its end-of-image marker.
+    if format == Some(ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
+        return Err(PictureError::Damaged);
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(refusal)?;
+    // Phones store pixels as the sensor saw them and say "turn this" in EXIF; the re-encode
+    // drops EXIF, so the turn is made here or the photo shows sideways.
+    let orientation = decoder.orientation().map_err(refusal)?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(refusal)?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
+/// Decodes and encodes: the whole of an upload's processing.
+pub fn prepare(bytes: &[u8]) -> Result<Encoded, PictureError> {
+    let image = decode(bytes)?;
+    let (width, height) = image.dimensions();
+    if width.min(height) < MIN_SIDE {
+        return Err(PictureError::TooSmall);
+    }
+    Ok(encode(&image))
+}
+
+/// The centred square of an image, shrunk to both sizes and encoded as JPEG. Transparent
+/// pixels are laid on white (JPEG has no transparency).
+pub fn encode(image: &DynamicImage) -> Encoded {
+    let (width, height) = image.dimensions();
+    let side = width.min(height);
+    let mut square = image.crop_imm((width - side) / 2, (height - side) / 2, side, side);
+    // A fast box-filter step first: a good filter over a 4,000-pixel side costs seconds, over
+    // twice the target size a few milliseconds, and looks the same at the end.
+    let large_side = Size::Large.pixels();
+    if side > 2 * large_side {
+        square = square.thumbnail(2 * large_side, 2 * large_side);
+    }
+    let rgb = on_white(&square);
+    let large = image::imageops::resize(&rgb, large_side, large_side, FilterType::CatmullRom);
+    let small_side = Size::Small.pixels();
+    let small = image::imageops::resize(&large, small_side, small_side, FilterType::CatmullRom);
+    Encoded { small: jpeg(&small), large: jpeg(&large) }
+}
+
+fn on_white(image: &DynamicImage) -> RgbImage {
+    if !image.color().has_alpha() {
+        return image.to_rgb8();
+    }
+    let rgba = image.to_rgba8();
+    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let [r, g, b, a] = rgba.get_pixel(x, y).0;
+        let over = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a)) + 127) / 255) as u8;
+        image::Rgb([over(r), over(g), over(b)])
+    })
+}
+
+fn jpeg(image: &RgbImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
+        .encode_image(image)
+        .expect("encoding pixels into memory cannot fail");
+    out
+}
+
+fn refusal(err: ImageError) -> PictureError {
+    match err {
+        ImageError::Limits(limit) if matches!(limit.kind(), LimitErrorKind::DimensionError) => PictureError::TooLarge,
+        // An allocation past the limit is an image too large to hold, too.
+        ImageError::Limits(_) => PictureError::TooLarge,
+        ImageError::Unsupported(_) => PictureError::NotAnImage,
+        _ => PictureError::Damaged,
+    }
+}
+
+/// Whether a JPEG's main image is followed by its end-of-image marker. The segments before
+/// the scan are walked by their lengths, so an EXIF thumbnail's own end marker (inside APP1)
+/// does not count; data after the marker (a phone's appended video) is allowed.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let mut at = 2; // after the start-of-image marker
+    while at + 4 <= bytes.len() {
+        if bytes[at] != 0xFF {
+            return false;
+        }
+        let marker = bytes[at + 1];
+        if marker == 0xFF {
+            at += 1; // fill bytes
+            continue;
+        }
+        if marker == 0xDA {
+            return bytes[at..].windows(2).any(|pair| pair == [0xFF, 0xD9]);
+        }
+        let length = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+        at += 2 + length;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageEncoder, Rgb, Rgba, RgbaImage};
+
+    fn sample_rgb(width: u32, height: u32) -> RgbImage {
+        RgbImage::from_fn(width, height, |x, y| Rgb([(x % 256) as u8, (y % 256) as u8, 128]))
+    }
+
+    fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn each_format_becomes_two_square_jpegs() {
+        let image = DynamicImage::ImageRgb8(sample_rgb(640, 400));
+        for format in [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::WebP] {
+            let photo = prepare(&encoded(&image, format)).unwrap();
+            for (bytes, side) in [(&photo.small, 96), (&photo.large, 384)] {
+                let back = image::load_from_memory_with_format(bytes, ImageFormat::Jpeg).unwrap();
+                assert_eq!(back.dimensions(), (side, side), "{format:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_crop_is_the_centre() {
+        // Left third red, middle third green, right third blue: the square is the green middle.
+        let image = RgbImage::from_fn(900, 300, |x, _| match x / 300 {
+            0 => Rgb([255, 0, 0]),
+            1 => Rgb([0, 255, 0]),
+            _ => Rgb([0, 0, 255]),
+        });
+        let photo = encode(&DynamicImage::ImageRgb8(image));
+        let back = image::load_from_memory(&photo.large).unwrap().to_rgb8();
+        let Rgb([r, g, b]) = *back.get_pixel(192, 192);
+        assert!(g > 200 && r < 60 && b < 60, "centre pixel {r},{g},{b}");
+        let Rgb([r, g, b]) = *back.get_pixel(2, 192);
+        assert!(g > 200 && r < 60 && b < 60, "left edge {r},{g},{b}");
+    }
+
+    #[test]
+    fn transparency_is_laid_on_white() {
+        let image = DynamicImage::ImageRgba8(RgbaImage::from_pixel(200, 200, Rgba([0, 0, 0, 0])));
+        let photo = prepare(&encoded(&image, ImageFormat::Png)).unwrap();
+        let back = image::load_from_memory(&photo.small).unwrap().to_rgb8();
+        assert!(back.get_pixel(48, 48).0.iter().all(|&c| c > 245));
+    }
+
+    #[test]
+    fn what_is_not_a_real_image_is_refused() {
+        assert_eq!(decode(b"GIF89a not one of ours").err(), Some(PictureError::NotAnImage));
+        assert_eq!(decode(b"<svg onload=alert(1)></svg>").err(), Some(PictureError::NotAnImage));
+        assert_eq!(decode(b"\x89PNG\r\n\x1a\n but then nothing").err(), Some(PictureError::Damaged));
+        let tiny = DynamicImage::ImageRgb8(sample_rgb(40, 40));
+        assert_eq!(prepare(&encoded(&tiny, ImageFormat::Png)).err(), Some(PictureError::TooSmall));
+    }
+
+    /// PNG's CRC-32 (the reflected 0xEDB88320 polynomial), bit by bit.
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn a_header_declaring_too_many_pixels_is_refused_before_decoding() {
+        // A valid PNG header and IHDR declaring 50,000 x 50,000, then a tiny compressed body.
+        let mut out = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut out)
+            .write_image(&[0; 3 * 4], 2, 2, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        // IHDR's width and height sit at bytes 16..24, its CRC (over type and data) at 29..33.
+        out[16..20].copy_from_slice(&50_000u32.to_be_bytes());
+        out[20..24].copy_from_slice(&50_000u32.to_be_bytes());
+        let crc = crc32(&out[12..29]);
+        out[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(decode(&out).err(), Some(PictureError::TooLarge));
+    }
+
+    #[test]
+    fn a_cut_off_image_is_refused_in_every_format() {
+        let image = DynamicImage::ImageRgb8(sample_rgb(300, 300));
+        for format in [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::WebP] {
+            let whole = encoded(&image, format);
+            let cut = &whole[..whole.len() * 2 / 3];
+            assert_eq!(decode(cut).err(), Some(PictureError::Damaged), "{format:?}");
+        }
+    }
+}
