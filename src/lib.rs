@@ -61,8 +61,10 @@ impl axum::extract::FromRef<AppState> for web::TrustedProxies {
 
 /// Requests taking longer than this are answered 408 and their work dropped.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
-/// Nothing Cuppa accepts is larger than this.
-const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Nothing Cuppa accepts is larger than this: the photo upload's limit, the largest. Every
+/// other route reads its body through axum's extractors, which keep their default limit of
+/// 2 MB (only the upload route raises it), and the CSRF check reads at most 256 KiB of a form.
+const MAX_BODY_BYTES: usize = photos::UPLOAD_BODY_LIMIT;
 /// A session left unused this long is gone (it is extended at most once a day; see auth).
 const SESSION_IDLE_DAYS: i64 = 14;
 
@@ -85,6 +87,7 @@ pub fn routes() -> Routes<AppState> {
         .merge(notify::routes())
         .merge(scheduler::routes())
         .merge(moderation::routes())
+        .merge(photos::routes())
         .get("/healthz", healthz)
         .get("/static/{name}", web::assets::serve_asset)
 }

@@ -119,6 +119,12 @@ enum AdminAction {
         #[arg(long)]
         reason: String,
     },
+    /// Let a member whose photos admins removed twice upload photos again.
+    AllowPhotos {
+        handle: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -282,7 +288,8 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
                 AdminAction::Grant { handle, reason, .. }
                 | AdminAction::Suspend { handle, reason }
                 | AdminAction::Hide { handle, reason }
-                | AdminAction::Reinstate { handle, reason } => (handle, reason),
+                | AdminAction::Reinstate { handle, reason }
+                | AdminAction::AllowPhotos { handle, reason } => (handle, reason),
             };
             let reason = check_reason(reason).map_err(|why| anyhow::anyhow!("--reason: {why}"))?;
             let member = moderation::store::find_member_key(&db.pool, handle)
@@ -294,6 +301,11 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
                 AdminAction::Grant { role, .. } => {
                     actions::change_role(&db.pool, actor, member.id, &member.handle, role, &reason).await?;
                     println!("Done: {} is now {role}.", member.handle);
+                    return Ok(());
+                }
+                AdminAction::AllowPhotos { .. } => {
+                    actions::allow_photos(&db.pool, actor, member.id, &member.handle, &reason).await?;
+                    println!("Done: {} can upload photos again.", member.handle);
                     return Ok(());
                 }
                 AdminAction::Suspend { .. } => Move::Suspend,

@@ -1,12 +1,14 @@
 //! A deterministic synthetic community for demos, benchmarks and load tests: the same
-//! `--members` and `--seed` always give the same members, profiles, availability, follows,
-//! blocks, organisers and their meetups with RSVPs (meetup times are relative to today).
+//! `--members` and `--seed` always give the same members, profiles, photos (portraits drawn by
+//! code), availability, follows, blocks, organisers and their meetups with RSVPs (meetup times
+//! are relative to today).
 //!
 //! Every member's password is [`DEMO_PASSWORD`]. It is hashed once and the hash shared: a
 //! hundred thousand Argon2 hashes would take over an hour, and these accounts are not real.
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use image::DynamicImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -15,6 +17,8 @@ use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
 
 use crate::auth::password;
+use crate::photos::picture::{self, Encoded};
+use crate::photos::portrait;
 use crate::social::store::MetHow;
 
 /// The password of every seeded account (printed by `serve --demo`, listed in README.md).
@@ -27,6 +31,12 @@ pub const ADMIN_HANDLE: &str = "admin";
 /// Rows per insert statement: large enough to amortise round trips, small enough to keep
 /// each statement's arrays modest.
 const BATCH: usize = 2_000;
+
+/// The most distinct portraits a community gets: member i has portrait i mod this, so a
+/// 100,000-member seed draws (and stores) a thousand pictures, not a hundred thousand.
+const PORTRAITS: usize = 1_000;
+/// Portraits per insert statement: a few megabytes of JPEG.
+const PHOTO_BATCH: usize = 100;
 
 /// Cities and their time zones, on several continents so that zones and DST differ.
 pub const CITIES: [(&str, &str); 8] = [
@@ -195,6 +205,17 @@ fn draft(index: usize, rng: &mut Xoshiro256PlusPlus) -> Draft {
 /// Builds a community of `members` into an empty database. Refuses a database that already
 /// has members, since handles would clash and the result would no longer be reproducible.
 pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) -> anyhow::Result<()> {
+    fill(pool, members, seed, true, show_progress).await
+}
+
+/// [`run`] without photos: the same community otherwise (drawing takes none of the seed's
+/// random numbers), for tests that need hundreds of members and no pictures. A portrait costs
+/// about 80 ms to draw and encode in a debug build, mostly in the encoding.
+pub async fn run_without_photos(pool: &PgPool, members: usize, seed: u64) -> anyhow::Result<()> {
+    fill(pool, members, seed, false, false).await
+}
+
+async fn fill(pool: &PgPool, members: usize, seed: u64, photos: bool, show_progress: bool) -> anyhow::Result<()> {
     let existing = crate::members::store::count_members(pool).await?;
     if existing > 0 {
         bail!("the database already has {existing} members; `cuppa seed` only fills an empty database");
@@ -207,6 +228,13 @@ pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) 
             .expect("valid template")
             .progress_chars("=> "),
     );
+    // Photos first, so that members are inserted with theirs.
+    progress.set_message("photos");
+    let photo_of = if photos {
+        insert_portraits(pool, members, seed, &progress).await.context("inserting portraits")?
+    } else {
+        vec![None; members]
+    };
     progress.set_message("members");
     let mut ids = Vec::with_capacity(members);
     let mut city_of = Vec::with_capacity(members);
@@ -214,7 +242,7 @@ pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) 
     while start < members {
         let end = (start + BATCH).min(members);
         let drafts: Vec<Draft> = (start..end).map(|i| draft(i, &mut rng)).collect();
-        let batch_ids = insert_batch(pool, &drafts, &password_hash)
+        let batch_ids = insert_batch(pool, &drafts, &photo_of[start..end], &password_hash)
             .await
             .with_context(|| format!("inserting members {start}..{end}"))?;
         ids.extend(batch_ids);
@@ -224,7 +252,7 @@ pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) 
     }
     insert_venues(pool, &mut rng).await.context("inserting venues")?;
     let graph = social_graph(&city_of, &mut rng);
-    progress.set_length(members as u64 + graph.follows.len() as u64);
+    progress.inc_length(graph.follows.len() as u64);
     progress.set_message("follows");
     for chunk in graph.follows.chunks(GRAPH_BATCH) {
         let (followers, followees): (Vec<i64>, Vec<i64>) = chunk.iter().map(|&(a, b)| (ids[a], ids[b])).unzip();
@@ -270,6 +298,76 @@ pub async fn run(pool: &PgPool, members: usize, seed: u64, show_progress: bool) 
     sqlx::raw_sql("vacuum analyze").execute(pool).await.context("vacuum analyze after seeding")?;
     progress.finish_with_message("done");
     Ok(())
+}
+
+/// Member `index`'s portrait, if they have a photo: about four in five do, as in a real
+/// community where some never upload one, and always the demo member and the admin. Chosen by
+/// a hash of the index rather than by the seed's random numbers, so the rest of the community
+/// is the same with photos or without.
+fn portrait_of(index: usize) -> Option<usize> {
+    (index < 2 || !portrait::mix(index as u64).is_multiple_of(5)).then_some(index % PORTRAITS)
+}
+
+/// Draws the portraits that members with a photo need and stores them (`member_id` null: no
+/// member uploaded them), a batch at a time. Returns each member's photo, in member order.
+async fn insert_portraits(
+    pool: &PgPool,
+    members: usize,
+    seed: u64,
+    progress: &ProgressBar,
+) -> anyhow::Result<Vec<Option<i64>>> {
+    let mut needed = vec![false; members.min(PORTRAITS)];
+    for slot in (0..members).filter_map(portrait_of) {
+        needed[slot] = true;
+    }
+    let slots: Vec<usize> = (0..needed.len()).filter(|&slot| needed[slot]).collect();
+    progress.inc_length(slots.len() as u64);
+    let mut photo_of_slot = vec![None; needed.len()];
+    for chunk in slots.chunks(PHOTO_BATCH) {
+        // Portrait `slot` of this seed: a key of its own for every seed below 2^64 / 1,000.
+        let keys: Vec<u64> =
+            chunk.iter().map(|&slot| seed.wrapping_mul(PORTRAITS as u64).wrapping_add(slot as u64)).collect();
+        let drawn = tokio::task::spawn_blocking(move || draw_portraits(&keys)).await?;
+        let (small, large): (Vec<Vec<u8>>, Vec<Vec<u8>>) = drawn.into_iter().map(|p| (p.small, p.large)).unzip();
+        // Identity values are drawn in the arrays' order (see the meetups' insert).
+        let mut photo_ids = sqlx::query_scalar!(
+            "insert into photos (small, large)
+             select s, l
+             from unnest($1::bytea[], $2::bytea[]) with ordinality as p(s, l, n)
+             order by n
+             returning id",
+            &small,
+            &large
+        )
+        .fetch_all(pool)
+        .await?;
+        photo_ids.sort_unstable();
+        for (&slot, id) in chunk.iter().zip(photo_ids) {
+            photo_of_slot[slot] = Some(id);
+        }
+        progress.inc(chunk.len() as u64);
+    }
+    Ok((0..members).map(|i| portrait_of(i).and_then(|slot| photo_of_slot[slot])).collect())
+}
+
+/// Draws and encodes the portraits of `keys`, in order, on every core: pictures are the
+/// slowest part of a small seed (the demo's), and each is independent of the others.
+fn draw_portraits(keys: &[u64]) -> Vec<Encoded> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let share = keys.len().div_ceil(cores).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = keys
+            .chunks(share)
+            .map(|keys| {
+                scope.spawn(|| {
+                    keys.iter()
+                        .map(|&key| picture::encode(&DynamicImage::ImageRgb8(portrait::draw(key))))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|worker| worker.join().expect("drawing a portrait does not panic")).collect()
+    })
 }
 
 /// One invitation in each state the demo member's pages show, with people the demo member is
@@ -849,17 +947,24 @@ fn social_graph(city_of: &[usize], rng: &mut Xoshiro256PlusPlus) -> Graph {
     Graph { follows, blocks, met }
 }
 
-/// Inserts one batch of members with their availability; returns their ids in draft order.
-async fn insert_batch(pool: &PgPool, drafts: &[Draft], password_hash: &str) -> anyhow::Result<Vec<i64>> {
+/// Inserts one batch of members with their photos (`photo_ids`, one per draft) and their
+/// availability; returns their ids in draft order.
+async fn insert_batch(
+    pool: &PgPool,
+    drafts: &[Draft],
+    photo_ids: &[Option<i64>],
+    password_hash: &str,
+) -> anyhow::Result<Vec<i64>> {
     let column = |f: fn(&Draft) -> String| drafts.iter().map(f).collect::<Vec<String>>();
     let mut tx = pool.begin().await?;
     let ids = sqlx::query!(
         r#"insert into members (email, handle, display_name, password_hash, bio, city, time_zone, interests, created_at,
-                                   email_verified_at)
+                                   email_verified_at, photo_id)
            select email, handle, display_name, $4, bio, city, time_zone, string_to_array(interests, ','), created_at,
-                  created_at
-           from unnest($1::text[], $2::text[], $3::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
-                as d(email, handle, display_name, bio, city, time_zone, interests, created_at)
+                  created_at, photo_id
+           from unnest($1::text[], $2::text[], $3::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[],
+                       $10::bigint[])
+                as d(email, handle, display_name, bio, city, time_zone, interests, created_at, photo_id)
            returning id, handle"#,
         &column(|d| d.email.clone()),
         &column(|d| d.handle.clone()),
@@ -870,6 +975,7 @@ async fn insert_batch(pool: &PgPool, drafts: &[Draft], password_hash: &str) -> a
         &column(|d| d.time_zone.to_owned()),
         &column(|d| d.interests.clone()),
         &drafts.iter().map(|d| d.created_at).collect::<Vec<_>>(),
+        photo_ids as &[Option<i64>],
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -898,4 +1004,20 @@ async fn insert_batch(pool: &PgPool, drafts: &[Draft], password_hash: &str) -> a
     }
     tx.commit().await?;
     Ok(drafts.iter().map(|d| id_of[d.handle.as_str()]).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn about_four_in_five_have_a_photo_and_a_large_community_shares_a_thousand() {
+        let members = 100_000;
+        let slots: Vec<usize> = (0..members).filter_map(portrait_of).collect();
+        let share = slots.len() as f64 / members as f64;
+        assert!((0.78..0.82).contains(&share), "{share}");
+        assert!(portrait_of(0).is_some() && portrait_of(1).is_some(), "the demo member and the admin");
+        let distinct: HashSet<usize> = slots.into_iter().collect();
+        assert!(distinct.len() <= PORTRAITS && distinct.len() > PORTRAITS * 3 / 4, "{}", distinct.len());
+    }
 }

@@ -13,7 +13,8 @@
 //!
 //! | table | on deletion |
 //! |---|---|
-//! | `members` | scrubbed into the tombstone (handle kept until freed) |
+//! | `members` | scrubbed into the tombstone (handle kept until freed), no photo |
+//! | `photos` | every one they uploaded deleted, a reported one too (its case says it is gone) |
 //! | `availability`, `email_opt_outs`, `external_addresses`, `account_tokens`, `login_addresses` | deleted |
 //! | `follows`, `blocks` | deleted, both ways |
 //! | `met_pairs` | kept, pointing at the tombstone |
@@ -162,11 +163,16 @@ async fn erase(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
              delete from login_addresses where member_id = $1
          ), failures as (
              delete from login_failures where lower(account) = 'member:' || $1
+         ), photos as (
+             -- The row's own reference to one of them goes in the update below; the foreign
+             -- key is checked at the end of the statement, after both.
+             delete from photos where member_id = $1
          )
          update members
          set deleted_at = now(), display_name = 'a former member', email = '~' || id,
              email_verified_at = null, password_hash = '', bio = '', city = '', interests = '{}',
              listed = false, matching = false, invite_policy = 'nobody', time_zone = 'UTC', role = 'member',
+             photo_id = null,
              calendar_token = replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')
          where id = $1",
         id

@@ -1,7 +1,7 @@
 //! "Download my data": one JSON file of everything Cuppa holds about the member and what they
-//! did on it: the profile and its settings, availability, follows both ways, blocks, whom they
-//! met, invitations sent and received, meetups organised and RSVPs, addresses elsewhere, and
-//! notifications.
+//! did on it: the profile (with its photo's address) and its settings, availability, follows
+//! both ways, blocks, whom they met, invitations sent and received, meetups organised and
+//! RSVPs, addresses elsewhere, and notifications.
 //!
 //! Every other person appears as the site shows them: handle and display name, or "a former
 //! member" with no handle once they deleted their account. What is private to the other side
@@ -22,6 +22,7 @@ use sqlx::types::Json;
 use crate::AppState;
 use crate::auth::CurrentMember;
 use crate::error::AppResult;
+use crate::photos::model::Size;
 
 /// The whole file.
 #[derive(Debug, Serialize)]
@@ -61,6 +62,9 @@ pub struct Profile {
     /// Taking part in the weekly suggestions.
     pub matching: bool,
     pub created_at: DateTime<Utc>,
+    /// The current photo's address on Cuppa (the large size), or none: the initial shows.
+    #[serde(default)]
+    pub photo: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -157,6 +161,7 @@ pub struct Notification {
 
 /// Everything but the availability, in one statement.
 struct Sections {
+    photo_id: Option<i64>,
     profile: Json<Profile>,
     follows: Json<Follows>,
     blocks: Json<Vec<Person>>,
@@ -176,6 +181,7 @@ async fn read_sections(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Sec
     sqlx::query_as!(
         Sections,
         r#"select
+             m.photo_id,
              json_build_object(
                  'handle', m.handle, 'display_name', m.display_name,
                  'email', m.email, 'email_verified', m.email_verified_at is not null,
@@ -277,9 +283,10 @@ async fn read_sections(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Sec
 pub async fn export(pool: &sqlx::PgPool, id: i64) -> sqlx::Result<Export> {
     let windows = crate::members::store::list_windows(pool, id).await?;
     let sections = read_sections(pool, id).await?;
+    let photo = sections.photo_id.map(|photo| crate::photos::model::url(id, photo, Size::Large));
     Ok(Export {
         exported_at: Utc::now(),
-        profile: sections.profile.0,
+        profile: Profile { photo, ..sections.profile.0 },
         availability: windows
             .into_iter()
             .map(|row| Window { day: row.window.day_name(), from: row.window.from_label(), to: row.window.to_label() })

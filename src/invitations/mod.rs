@@ -23,6 +23,7 @@ use crate::auth::{Admin, CurrentMember};
 use crate::error::{AppError, AppResult};
 use crate::members::model::{InvitePolicy, Member, Profile, Status};
 use crate::notify::model::Kind;
+use crate::photos::model::Size;
 use crate::social::store::MetHow;
 use crate::venues::model::Venue;
 use crate::web::routes::Routes;
@@ -326,6 +327,14 @@ impl InvitationPage {
 
     fn other_handle(&self) -> &str {
         self.invitation.other(self.side).2
+    }
+
+    fn other_id(&self) -> i64 {
+        self.invitation.other(self.side).0
+    }
+
+    fn other_photo(&self) -> Option<i64> {
+        self.invitation.other_photo(self.side)
     }
 
     /// Whether the other person has a profile to link to: not a former member (nor a hidden

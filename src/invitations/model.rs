@@ -41,10 +41,14 @@ pub struct Invitation {
     pub inviter_handle: String,
     pub inviter_name: String,
     pub inviter_status: Status,
+    /// The inviter's photo while they are active (no one may fetch anyone else's).
+    pub inviter_photo_id: Option<i64>,
     pub invitee_id: i64,
     pub invitee_handle: String,
     pub invitee_name: String,
     pub invitee_status: Status,
+    /// The invitee's photo while they are active.
+    pub invitee_photo_id: Option<i64>,
     pub venue_id: i64,
     pub venue_name: String,
     pub venue_address: String,
@@ -80,6 +84,14 @@ impl Invitation {
         match side {
             Side::Inviter => (self.invitee_id, &self.invitee_name, &self.invitee_handle),
             Side::Invitee => (self.inviter_id, &self.inviter_name, &self.inviter_handle),
+        }
+    }
+
+    /// The other side's photo, if they have one to show.
+    pub fn other_photo(&self, side: Side) -> Option<i64> {
+        match side {
+            Side::Inviter => self.invitee_photo_id,
+            Side::Invitee => self.inviter_photo_id,
         }
     }
 

@@ -30,7 +30,8 @@ pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
         | Kind::MeetupChanged
         | Kind::MeetupCancelled
         | Kind::MeetupAnnouncement
-        | Kind::Account => {
+        | Kind::Account
+        | Kind::PhotoRemoved => {
             format!("News of your coffee with {other} at {venue}")
         }
     };
@@ -88,10 +89,12 @@ mod tests {
             inviter_handle: "ada".into(),
             inviter_name: "Ada".into(),
             inviter_status: Status::Active,
+            inviter_photo_id: None,
             invitee_id: 2,
             invitee_handle: "grace".into(),
             invitee_name: "Grace".into(),
             invitee_status: Status::Active,
+            invitee_photo_id: None,
             venue_id: 3,
             venue_name: "Café Lumen".into(),
             venue_address: "12 Market Street".into(),

@@ -23,6 +23,7 @@ use crate::auth::{CurrentMember, MaybeMember, Organiser};
 use crate::error::{AppError, AppResult};
 use crate::members::model::{Member, Status};
 use crate::notify::model::{Kind, Notice};
+use crate::photos::model::Size;
 use crate::social::store::MetHow;
 use crate::venues::model::Venue;
 use crate::web::routes::Routes;

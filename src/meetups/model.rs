@@ -51,6 +51,8 @@ pub struct Meetup {
     pub organiser_handle: String,
     pub organiser_name: String,
     pub organiser_status: Status,
+    /// The organiser's photo while they are active.
+    pub organiser_photo_id: Option<i64>,
     pub venue_id: i64,
     pub venue_name: String,
     pub venue_address: String,

@@ -14,6 +14,7 @@ macro_rules! select_meetups {
             Meetup,
             r#"select m.id, m.organiser_id, o.handle as organiser_handle, o.display_name as organiser_name,
                       o.status as "organiser_status: Status",
+                      case when o.status = 'active' then o.photo_id end as organiser_photo_id,
                       m.venue_id, v.name as venue_name, v.address as venue_address, v.city as venue_city,
                       v.time_zone as venue_zone, v.step_free as venue_step_free, v.quiet as venue_quiet,
                       v.notes as venue_notes,
@@ -321,6 +322,8 @@ pub struct Attendee {
     pub member_id: i64,
     pub handle: String,
     pub display_name: String,
+    /// Their photo (only an active member's; the viewer may be listed while hidden).
+    pub photo_id: Option<i64>,
     pub status: RsvpStatus,
     /// The place on the waitlist (1 for the first), counting everyone waiting.
     pub position: Option<i64>,
@@ -337,7 +340,9 @@ pub struct Attendee {
 pub async fn list_attendees(db: impl PgExecutor<'_>, meetup: i64, viewer: i64) -> sqlx::Result<Vec<Attendee>> {
     sqlx::query_as!(
         Attendee,
-        r#"select r.member_id as "member_id!", m.handle, m.display_name, r.status as "status!: RsvpStatus",
+        r#"select r.member_id as "member_id!", m.handle, m.display_name,
+                  case when m.status = 'active' then m.photo_id end as photo_id,
+                  r.status as "status!: RsvpStatus",
                   r.position, r.checked_in_at is not null as "checked_in!",
                   exists (select from meetup_met_ticks t
                           where t.meetup_id = $1 and t.member_id = $2 and t.other_id = r.member_id) as "ticked_by_viewer!",

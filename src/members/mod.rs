@@ -18,6 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::invitations::model::Invitation;
 use crate::meetups::model::{Meetup, RsvpStatus};
 use crate::meetups::store::{MeetupNoShow, Rsvp};
+use crate::photos::model::Size;
 use crate::social;
 use crate::social::store::{ClaimForMe, NeverMet, PendingClaim, Relation};
 use crate::web::routes::Routes;

@@ -120,6 +120,9 @@ pub struct Profile {
     pub time_zone: String,
     pub interests: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// The photo to show: only an active member's (a hidden one's own page shows the initial,
+    /// as nobody else may fetch the photo).
+    pub photo_id: Option<i64>,
 }
 
 pub const MAX_BIO_CHARS: usize = 500;

@@ -133,7 +133,8 @@ pub async fn find_profile_for(
     }
     sqlx::query_as!(
         Profile,
-        r#"select id, handle, display_name, bio, city, time_zone, interests, created_at
+        r#"select id, handle, display_name, bio, city, time_zone, interests, created_at,
+                  case when status = 'active' then photo_id end as photo_id
            from members
            where lower(handle) = lower($1)
              and (status = 'active' or (id = $2 and status = 'hidden'))"#,
@@ -147,7 +148,8 @@ pub async fn find_profile_for(
 pub async fn get_profile(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Profile> {
     sqlx::query_as!(
         Profile,
-        r#"select id, handle, display_name, bio, city, time_zone, interests, created_at
+        r#"select id, handle, display_name, bio, city, time_zone, interests, created_at,
+                  case when status = 'active' then photo_id end as photo_id
            from members
            where id = $1"#,
         id
@@ -293,12 +295,15 @@ pub struct DirectoryFilter {
 /// A member as the directory lists them, with how the viewer stands towards them.
 #[derive(Clone, Debug)]
 pub struct DirectoryEntry {
+    pub id: i64,
     pub handle: String,
     pub display_name: String,
     pub city: String,
     pub interests: Vec<String>,
     pub i_follow: bool,
     pub follows_me: bool,
+    /// Their photo (everyone listed is active and visible to the viewer).
+    pub photo_id: Option<i64>,
     /// How many matched in all, where the query counts them (the connected list does).
     pub total: Option<i64>,
 }
@@ -314,9 +319,10 @@ pub async fn list_connected_in_directory(
 ) -> sqlx::Result<Vec<DirectoryEntry>> {
     sqlx::query_as!(
         DirectoryEntry,
-        r#"select m.handle, m.display_name, m.city, m.interests,
+        r#"select m.id, m.handle, m.display_name, m.city, m.interests,
                   exists (select from follows where follower_id = $1 and followee_id = m.id) as "i_follow!",
                   exists (select from follows where follower_id = m.id and followee_id = $1) as "follows_me!",
+                  m.photo_id,
                   count(*) over () as "total?"
            from members m
            where m.id = any ($2)
@@ -352,9 +358,10 @@ pub async fn list_others_in_directory(
 ) -> sqlx::Result<Vec<DirectoryEntry>> {
     sqlx::query_as!(
         DirectoryEntry,
-        r#"select m.handle, m.display_name, m.city, m.interests,
+        r#"select m.id, m.handle, m.display_name, m.city, m.interests,
                   exists (select from follows where follower_id = $1 and followee_id = m.id) as "i_follow!",
                   exists (select from follows where follower_id = m.id and followee_id = $1) as "follows_me!",
+                  m.photo_id,
                   null::bigint as "total?"
            from members m
            where m.status = 'active' and m.listed and m.id <> $1 and m.id <> all ($2)

@@ -1,7 +1,9 @@
 //! What an admin can do to a member, from the web or the command line, each in one transaction
-//! with its audit entry: warn, hide, suspend, reinstate, and change a role. A suspension reaches
-//! into the other domains through their own functions: invitations, suggestions and meetups;
-//! an account's deletion (`auth::deletion`) does the same through [`take_out`].
+//! with its audit entry: warn, hide, suspend, reinstate, change a role, remove a photo (with a
+//! notice to the member) and let a member whose photos were removed upload again. A suspension
+//! reaches into the other domains through their own functions: invitations, suggestions and
+//! meetups; an account's deletion (`auth::deletion`) does the same through [`take_out`]; photos
+//! change through `photos::store`.
 
 use sqlx::{PgConnection, PgPool};
 
@@ -9,9 +11,14 @@ use super::audit::{self, Actor, Entry};
 use super::store;
 use crate::error::AppError;
 use crate::members::model::{Role, Status};
+use crate::notify::model::{Kind, Notice};
+use crate::photos;
 
 /// The longest reason (or warning) an admin may write.
 pub const MAX_REASON_CHARS: usize = 1000;
+/// The longest reason for removing a photo: the member reads it in their notification's one
+/// line, which is also the email's subject.
+pub const MAX_PHOTO_REASON_CHARS: usize = 300;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Move {
@@ -220,13 +227,98 @@ pub async fn change_role(
     Ok(())
 }
 
+/// Removes member `id`'s photo `photo`, the one the admin was shown, counts the removal, writes
+/// the audit entry and tells the member why, in one transaction; gives the new count. A photo
+/// that is no longer the member's (they changed or removed it, or another admin removed it
+/// first) is refused, so no admin removes a photo they have not seen.
+pub async fn remove_photo(
+    pool: &PgPool,
+    actor: Actor<'_>,
+    id: i64,
+    handle: &str,
+    photo: i64,
+    reason: &str,
+) -> Result<i16, Refused> {
+    let mut tx = pool.begin().await?;
+    lock_existing(&mut tx, id).await?;
+    // Under the member's row lock, which an upload takes too: the photo cannot change now.
+    let settings = photos::store::lock_settings(&mut tx, id).await?;
+    if settings.photo_id != Some(photo) {
+        return Err(Refused::NotNow(
+            "That photo is no longer theirs to remove: they changed or removed it, or another admin removed it. Reload the page to see their photo now.",
+        ));
+    }
+    photos::store::set_current(&mut tx, id, None).await?;
+    let removals = photos::store::count_removal(&mut tx, id).await?;
+    let stopped = if removals >= photos::MAX_REMOVALS { "; uploads stopped until an admin allows them" } else { "" };
+    let entry = Entry {
+        action: audit::Action::RemovePhoto,
+        target_member: Some(id),
+        target: format!("@{handle}"),
+        detail: format!("photo {photo}, removal {removals}{stopped}"),
+        reason: reason.to_owned(),
+    };
+    audit::record(&mut tx, actor, &entry).await?;
+    crate::notify::store::record(&mut tx, id, &photo_removed_notice(reason, removals)).await?;
+    tx.commit().await?;
+    Ok(removals)
+}
+
+/// Lets member `id`, whose photos were removed `photos::MAX_REMOVALS` times, upload again: the
+/// count starts over. Refused when they can upload already.
+pub async fn allow_photos(pool: &PgPool, actor: Actor<'_>, id: i64, handle: &str, reason: &str) -> Result<(), Refused> {
+    let mut tx = pool.begin().await?;
+    lock_existing(&mut tx, id).await?;
+    let settings = photos::store::lock_settings(&mut tx, id).await?;
+    if settings.may_upload() {
+        return Err(Refused::NotNow("This member can already upload photos."));
+    }
+    photos::store::allow_uploads(&mut tx, id).await?;
+    let entry = Entry {
+        action: audit::Action::AllowPhotos,
+        target_member: Some(id),
+        target: format!("@{handle}"),
+        detail: format!("after {} removals", settings.removals),
+        reason: reason.to_owned(),
+    };
+    audit::record(&mut tx, actor, &entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What the member is told when their photo is removed for `reason`, the `removals`-th time.
+/// The reason is in the notice's one line, as the notification list shows only that line.
+pub fn photo_removed_notice(reason: &str, removals: i16) -> Notice {
+    let stopped = removals >= photos::MAX_REMOVALS;
+    let mut text = format!("The Cuppa team removed your photo, saying: “{reason}”");
+    if stopped {
+        text.push_str(
+            " An earlier photo of yours was removed too, so you cannot upload another until an admin allows it.",
+        );
+    }
+    let next = if stopped {
+        "An earlier photo of yours was removed too, so you cannot upload another until an admin allows it. \
+         If you think this is a mistake, write to the Cuppa team."
+    } else {
+        "You can upload another photo that follows the community guidelines. If another photo is removed, \
+         you will not be able to upload again until an admin allows it."
+    };
+    let body = format!("The Cuppa team removed your profile photo.\n\nWhy: {reason}\n\n{next}");
+    Notice { kind: Kind::PhotoRemoved, text, body, link: "/settings/photo".to_owned(), actor: None }
+}
+
 /// A reason as typed: trimmed, required, and not too long. `None` with the message to show.
 pub fn check_reason(raw: &str) -> Result<String, String> {
+    check_reason_within(raw, MAX_REASON_CHARS)
+}
+
+/// `check_reason` with a limit of `max` characters.
+pub fn check_reason_within(raw: &str, max: usize) -> Result<String, String> {
     let reason = raw.trim();
     if reason.is_empty() {
         Err("Write a reason: it goes into the audit log.".to_owned())
-    } else if reason.chars().count() > MAX_REASON_CHARS {
-        Err(format!("Keep it to {MAX_REASON_CHARS} characters."))
+    } else if reason.chars().count() > max {
+        Err(format!("Keep it to {max} characters."))
     } else if let Some(problem) = crate::web::forms::free_text_problem(reason) {
         Err(problem.to_owned())
     } else {
@@ -245,6 +337,20 @@ mod tests {
         assert!(check_reason("nul\0byte").is_err());
         assert!(check_reason("reads \u{202E}backwards").is_err());
         assert_eq!(check_reason("  spam, twice \n").unwrap(), "spam, twice");
+    }
+
+    #[test]
+    fn a_photo_notice_says_why_and_when_uploads_stop() {
+        let first = photo_removed_notice("Not a photo of you.", 1);
+        assert_eq!(first.kind, Kind::PhotoRemoved);
+        assert_eq!(first.text, "The Cuppa team removed your photo, saying: “Not a photo of you.”");
+        assert!(first.body.contains("Why: Not a photo of you."), "{}", first.body);
+        assert!(first.body.contains("You can upload another photo"), "{}", first.body);
+        let second = photo_removed_notice("Again.", 2);
+        assert!(second.text.contains("you cannot upload another until an admin allows it"), "{}", second.text);
+        assert!(second.body.contains("you cannot upload another until an admin allows it"), "{}", second.body);
+        assert_eq!(second.link, "/settings/photo");
+        assert!(check_reason_within(&"x".repeat(MAX_PHOTO_REASON_CHARS + 1), MAX_PHOTO_REASON_CHARS).is_err());
     }
 
     #[test]

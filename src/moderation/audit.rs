@@ -21,10 +21,12 @@ pub enum Action {
     ApproveVenue,
     RejectVenue,
     RunRound,
+    RemovePhoto,
+    AllowPhotos,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 13] = [
         Action::Warn,
         Action::Hide,
         Action::Suspend,
@@ -36,6 +38,8 @@ impl Action {
         Action::ApproveVenue,
         Action::RejectVenue,
         Action::RunRound,
+        Action::RemovePhoto,
+        Action::AllowPhotos,
     ];
 
     /// The value filters and the database use.
@@ -52,6 +56,8 @@ impl Action {
             Action::ApproveVenue => "approve_venue",
             Action::RejectVenue => "reject_venue",
             Action::RunRound => "run_round",
+            Action::RemovePhoto => "remove_photo",
+            Action::AllowPhotos => "allow_photos",
         }
     }
 
@@ -68,6 +74,8 @@ impl Action {
             Action::ApproveVenue => "Approved a venue",
             Action::RejectVenue => "Rejected a venue",
             Action::RunRound => "Ran a scheduler round",
+            Action::RemovePhoto => "Removed a photo",
+            Action::AllowPhotos => "Allowed photo uploads again",
         }
     }
 

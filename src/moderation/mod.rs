@@ -3,7 +3,8 @@
 //! members read them, and what hiding and suspending do everywhere (`actions`). Every admin
 //! action writes the audit log (`audit`) in the transaction of the action. Writes
 //! `member_warnings`, `members` (status and role), `audit_log`, and through the other domains'
-//! functions the invitations, suggestions and meetups a suspension calls off.
+//! functions the invitations, suggestions and meetups a suspension calls off, the photo an
+//! admin removes (`photos::store`) and the notice that tells its member why (`notify::store`).
 
 pub mod actions;
 pub mod audit;
@@ -26,6 +27,8 @@ use crate::AppState;
 use crate::auth::{Admin, CurrentMember, WARNING_PATH};
 use crate::error::{AppError, AppResult};
 use crate::members::model::{Role, Status};
+use crate::photos;
+use crate::photos::store::PhotoSettings;
 use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 use actions::{Move, check_reason};
@@ -45,6 +48,8 @@ pub fn routes() -> Routes<AppState> {
         .get("/admin/members/{handle}", show_member)
         .post("/admin/members/{handle}/action", act_on_member)
         .post("/admin/members/{handle}/role", change_role)
+        .post("/admin/members/{handle}/photo/remove", remove_member_photo)
+        .post("/admin/members/{handle}/photo/allow", allow_member_photos)
         .get("/admin/audit", show_audit)
         .get(WARNING_PATH, show_warnings)
         .post("/warning/acknowledge", acknowledge_warnings)
@@ -121,6 +126,34 @@ struct RoleForm {
     role_reason: String,
 }
 
+/// Removing a photo: the one the admin was shown, and why (the member reads it).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(crate) struct PhotoRemovalForm {
+    pub photo: Option<i64>,
+    #[serde(default)]
+    pub photo_reason: String,
+}
+
+impl PhotoRemovalForm {
+    /// The reason, or the form's field error.
+    pub fn reason(&self, errors: &mut FieldErrors) -> Option<String> {
+        actions::check_reason_within(&self.photo_reason, actions::MAX_PHOTO_REASON_CHARS)
+            .map_err(|why| errors.add("photo_reason", why))
+            .ok()
+    }
+
+    /// The photo the admin was shown; a form without one names nothing to remove.
+    fn seen(&self) -> AppResult<i64> {
+        self.photo.ok_or_else(|| AppError::BadRequest("The form does not say which photo: reload the page.".to_owned()))
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+struct AllowPhotosForm {
+    #[serde(default)]
+    allow_reason: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "moderation/member.html")]
 struct MemberPage {
@@ -130,6 +163,9 @@ struct MemberPage {
     history: Vec<LogRow>,
     action: ActionForm,
     role: RoleForm,
+    photo_settings: PhotoSettings,
+    photo: PhotoRemovalForm,
+    allow: AllowPhotosForm,
     errors: FieldErrors,
 }
 
@@ -172,23 +208,56 @@ impl MemberPage {
     fn role_chosen(&self, role: &Role) -> bool {
         if self.role.role.is_empty() { *role == self.member.role } else { self.role.role == role.to_string() }
     }
+
+    /// A tombstone has no photo and nobody to upload one.
+    fn is_deleted(&self) -> bool {
+        self.member.status == Status::Deleted
+    }
+
+    fn photo_reason_limit(&self) -> usize {
+        actions::MAX_PHOTO_REASON_CHARS
+    }
+
+    fn admin_photo_url(&self, photo: &i64) -> String {
+        admin_photo_url(*photo)
+    }
+}
+
+/// Where admins see any stored photo, whatever its member's status (a hidden or suspended
+/// member's photo answers 404 at its public address).
+pub(crate) fn admin_photo_url(photo: i64) -> String {
+    format!("/admin/photos/{photo}-{}.jpg", photos::model::Size::Large.pixels())
 }
 
 const SUSPEND_LABEL: &str = "Suspend: logged out at once, log-ins refused, their invitations, suggestions, meetup places and hosted meetups called off with notice";
 
-async fn member_page(
-    state: &AppState,
-    layout: Layout,
-    handle: &str,
-    action: ActionForm,
-    role: RoleForm,
-    errors: FieldErrors,
-) -> AppResult<MemberPage> {
+/// The member's admin page with empty forms; a form that comes back with 422 puts back what
+/// was typed and the errors.
+async fn member_page(state: &AppState, layout: Layout, handle: &str) -> AppResult<MemberPage> {
     let member = store::find_member(&state.pool, handle).await?.ok_or(AppError::NotFound)?;
     let filter = audit::Filter { target_member: Some(member.id), ..audit::Filter::default() };
-    let (warnings, history) =
-        tokio::try_join!(store::list_warnings(&state.pool, member.id, false), audit::list(&state.pool, &filter, 50))?;
-    Ok(MemberPage { layout, member, warnings, history, action, role, errors })
+    let (warnings, history, photo_settings) = tokio::try_join!(
+        store::list_warnings(&state.pool, member.id, false),
+        audit::list(&state.pool, &filter, 50),
+        photos::store::get_settings(&state.pool, member.id)
+    )?;
+    Ok(MemberPage {
+        layout,
+        member,
+        warnings,
+        history,
+        photo_settings,
+        action: ActionForm::default(),
+        role: RoleForm::default(),
+        photo: PhotoRemovalForm::default(),
+        allow: AllowPhotosForm::default(),
+        errors: FieldErrors::default(),
+    })
+}
+
+/// `page` with status 422.
+fn unprocessable(page: MemberPage) -> Response {
+    (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
 }
 
 async fn show_member(
@@ -197,7 +266,7 @@ async fn show_member(
     Path(handle): Path<String>,
     layout: Layout,
 ) -> AppResult<MemberPage> {
-    member_page(&state, layout, &handle, ActionForm::default(), RoleForm::default(), FieldErrors::default()).await
+    member_page(&state, layout, &handle).await
 }
 
 async fn act_on_member(
@@ -215,8 +284,7 @@ async fn act_on_member(
     }
     let reason = check_reason(&form.reason).map_err(|why| errors.add("reason", why)).ok();
     let (Some(mv), Some(reason)) = (mv, reason) else {
-        let page = member_page(&state, layout, &handle, form, RoleForm::default(), errors).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        return Ok(unprocessable(MemberPage { action: form, errors, ..member_page(&state, layout, &handle).await? }));
     };
     let member = store::find_member_key(&state.pool, &handle).await?.ok_or(AppError::NotFound)?;
     let effects = actions::apply(&state.pool, Actor::Admin(&admin), member.id, &member.handle, mv, &reason).await?;
@@ -242,12 +310,66 @@ async fn change_role(
     let role = form.role.parse::<Role>().map_err(|_| errors.add("role", "Choose a role.")).ok();
     let reason = check_reason(&form.role_reason).map_err(|why| errors.add("role_reason", why)).ok();
     let (Some(role), Some(reason)) = (role, reason) else {
-        let page = member_page(&state, layout, &handle, ActionForm::default(), form, errors).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        return Ok(unprocessable(MemberPage { role: form, errors, ..member_page(&state, layout, &handle).await? }));
     };
     let member = store::find_member_key(&state.pool, &handle).await?.ok_or(AppError::NotFound)?;
     actions::change_role(&state.pool, Actor::Admin(&admin), member.id, &member.handle, role, &reason).await?;
     Flash::success(format!("@{} is now {}.", member.handle, role_label(role))).push(&session).await?;
+    Ok(Redirect::to(&format!("/admin/members/{}", member.handle)).into_response())
+}
+
+async fn remove_member_photo(
+    State(state): State<AppState>,
+    session: Session,
+    Admin(admin): Admin,
+    Path(handle): Path<String>,
+    layout: Layout,
+    Form(form): Form<PhotoRemovalForm>,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::default();
+    let Some(reason) = form.reason(&mut errors) else {
+        return Ok(unprocessable(MemberPage { photo: form, errors, ..member_page(&state, layout, &handle).await? }));
+    };
+    let member = store::find_member_key(&state.pool, &handle).await?.ok_or(AppError::NotFound)?;
+    let removals =
+        actions::remove_photo(&state.pool, Actor::Admin(&admin), member.id, &member.handle, form.seen()?, &reason)
+            .await?;
+    Flash::success(photo_removed_message(&member.handle, removals)).push(&session).await?;
+    Ok(Redirect::to(&format!("/admin/members/{}", member.handle)).into_response())
+}
+
+/// The admin's confirmation of a photo's removal, the `removals`-th.
+pub(crate) fn photo_removed_message(handle: &str, removals: i16) -> String {
+    let mut done = format!("Photo removed; @{handle} is told why.");
+    if removals >= photos::MAX_REMOVALS {
+        done.push_str(" They cannot upload another until an admin allows it.");
+    }
+    done
+}
+
+async fn allow_member_photos(
+    State(state): State<AppState>,
+    session: Session,
+    Admin(admin): Admin,
+    Path(handle): Path<String>,
+    layout: Layout,
+    Form(form): Form<AllowPhotosForm>,
+) -> AppResult<Response> {
+    let reason = match check_reason(&form.allow_reason) {
+        Ok(reason) => reason,
+        Err(why) => {
+            let mut errors = FieldErrors::default();
+            errors.add("allow_reason", why);
+            return Ok(unprocessable(MemberPage {
+                allow: form,
+                errors,
+                ..member_page(&state, layout, &handle).await?
+            }));
+        }
+    };
+    let member = store::find_member_key(&state.pool, &handle).await?.ok_or(AppError::NotFound)?;
+    actions::allow_photos(&state.pool, Actor::Admin(&admin), member.id, &member.handle, &reason).await?;
+    Flash::success(format!("@{} can upload photos again.", member.handle)).push(&session).await?;
     Ok(Redirect::to(&format!("/admin/members/{}", member.handle)).into_response())
 }
 
@@ -284,7 +406,7 @@ struct AuditPage {
 }
 
 impl AuditPage {
-    fn kinds(&self) -> [audit::Action; 11] {
+    fn kinds(&self) -> [audit::Action; 13] {
         audit::Action::ALL
     }
 }

@@ -26,6 +26,9 @@ pub enum TargetKind {
     Invitation,
     Venue,
     Meetup,
+    /// A member's photo: the id is the photo's (`photos.id`), so the admin sees what was
+    /// reported even after the member changed it; the case's subject is the member.
+    Photo,
 }
 
 impl TargetKind {
@@ -35,6 +38,7 @@ impl TargetKind {
             "invitation" => Some(TargetKind::Invitation),
             "venue" => Some(TargetKind::Venue),
             "meetup" => Some(TargetKind::Meetup),
+            "photo" => Some(TargetKind::Photo),
             _ => None,
         }
     }
@@ -45,6 +49,7 @@ impl TargetKind {
             TargetKind::Invitation => "invitation",
             TargetKind::Venue => "venue",
             TargetKind::Meetup => "meetup",
+            TargetKind::Photo => "photo",
         }
     }
 
@@ -55,6 +60,7 @@ impl TargetKind {
             TargetKind::Invitation => "Invitation",
             TargetKind::Venue => "Venue",
             TargetKind::Meetup => "Meetup",
+            TargetKind::Photo => "Photo",
         }
     }
 }
@@ -272,7 +278,9 @@ mod tests {
         for status in CaseStatus::ALL {
             assert_eq!(CaseStatus::from_value(status.value()), Some(status));
         }
-        for kind in [TargetKind::Member, TargetKind::Invitation, TargetKind::Venue, TargetKind::Meetup] {
+        for kind in
+            [TargetKind::Member, TargetKind::Invitation, TargetKind::Venue, TargetKind::Meetup, TargetKind::Photo]
+        {
             assert_eq!(TargetKind::from_path(kind.value()), Some(kind));
         }
         assert_eq!(TargetKind::from_path("Member"), None);

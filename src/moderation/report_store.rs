@@ -12,6 +12,7 @@ use crate::invitations::store::NoShow;
 pub struct Target {
     pub kind: TargetKind,
     pub id: i64,
+    /// The profile's owner, or the member whose photo it is.
     pub member_handle: Option<String>,
     pub member_name: Option<String>,
     pub venue_name: Option<String>,
@@ -33,14 +34,25 @@ impl Target {
                 _ => format!("Venue {}", self.id),
             },
             TargetKind::Meetup => self.meetup_title.clone().unwrap_or_else(|| format!("Meetup {}", self.id)),
+            TargetKind::Photo => match (&self.member_name, &self.member_handle) {
+                (Some(name), Some(handle)) => format!("Photo of {name} (@{handle})"),
+                _ => format!("Photo {}", self.id),
+            },
         }
+    }
+
+    /// Whether `name` already names the member the case is about.
+    pub fn names_subject(&self) -> bool {
+        matches!(self.kind, TargetKind::Member | TargetKind::Photo)
     }
 
     /// Where an admin looks at it. Admins cannot open other members' invitations: the case
     /// page shows the invitation's notes instead.
     pub fn admin_link(&self) -> Option<String> {
         match self.kind {
-            TargetKind::Member => self.member_handle.as_ref().map(|h| format!("/admin/members/{h}")),
+            TargetKind::Member | TargetKind::Photo => {
+                self.member_handle.as_ref().map(|h| format!("/admin/members/{h}"))
+            }
             TargetKind::Invitation => None,
             TargetKind::Venue => {
                 self.venue_city.as_ref().map(|c| format!("/venues?city={}", crate::web::forms::encode_query_value(c)))
@@ -52,7 +64,7 @@ impl Target {
     /// Where the reporter finds it again.
     pub fn member_link(&self) -> Option<String> {
         match self.kind {
-            TargetKind::Member => self.member_handle.as_ref().map(|h| format!("/m/{h}")),
+            TargetKind::Member | TargetKind::Photo => self.member_handle.as_ref().map(|h| format!("/m/{h}")),
             TargetKind::Invitation => Some(format!("/invitations/{}", self.id)),
             TargetKind::Venue => self.admin_link(),
             TargetKind::Meetup => Some(format!("/meetups/{}", self.id)),
@@ -66,7 +78,9 @@ macro_rules! query_with_target {
     ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
         sqlx::query!(
             $head
-                + " left join members tm on c.target_kind = 'member' and tm.id = c.target_id
+                // A photo's case names its member (the subject): the photo may be gone.
+                + " left join members tm
+                      on tm.id = case c.target_kind when 'member' then c.target_id when 'photo' then c.subject_id end
                     left join venues tv on c.target_kind = 'venue' and tv.id = c.target_id
                     left join meetups tx on c.target_kind = 'meetup' and tx.id = c.target_id "
                 + $tail
@@ -108,6 +122,22 @@ pub async fn find_reportable_member(db: impl PgExecutor<'_>, id: i64) -> sqlx::R
          from members
          where id = $1 and status = 'active'",
         id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// The active member whose current photo is `photo`: the only photos members see. (A portrait
+/// the demo seed drew may be several members'; the first of them stands for it.)
+pub async fn find_member_showing_photo(db: impl PgExecutor<'_>, photo: i64) -> sqlx::Result<Option<ReportableMember>> {
+    sqlx::query_as!(
+        ReportableMember,
+        "select id, handle, display_name
+         from members
+         where photo_id = $1 and status = 'active'
+         order by id
+         limit 1",
+        photo
     )
     .fetch_optional(db)
     .await
@@ -325,6 +355,19 @@ pub struct Case {
     pub subject: Option<Subject>,
     /// For an invitation: its two people and what each wrote.
     pub invitation: Option<InvitationText>,
+    /// For a photo: whether it is still stored, and still its member's photo.
+    pub photo: Option<CasePhoto>,
+}
+
+/// The reported photo as it stands now.
+#[derive(Clone, Copy, Debug)]
+pub struct CasePhoto {
+    pub id: i64,
+    /// Still stored. A photo replaced while its case is open is kept until the case closes;
+    /// a deleted account's photos go with it.
+    pub kept: bool,
+    /// Still the member's current photo, which the admin can remove.
+    pub current: bool,
 }
 
 /// Whom a case is about.
@@ -355,13 +398,15 @@ pub async fn find_case(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<
                   tm.handle as "member_handle?", tm.display_name as "member_name?",
                   tv.name as "venue_name?", tv.city as "venue_city?", tx.title as "meetup_title?",
                   ir.handle as "inviter_handle?", ie.handle as "invitee_handle?",
-                  ti.note as "invitation_note?", ti.closing_note as "invitation_closing_note?"
+                  ti.note as "invitation_note?", ti.closing_note as "invitation_closing_note?",
+                  tp.id is not null as "photo_kept!", s.photo_id is not distinct from c.target_id as "photo_current!"
            from moderation_cases c
            left join members cb on cb.id = c.closed_by
            left join members s on s.id = c.subject_id
            left join invitations ti on c.target_kind = 'invitation' and ti.id = c.target_id
            left join members ir on ir.id = ti.inviter_id
-           left join members ie on ie.id = ti.invitee_id "#,
+           left join members ie on ie.id = ti.invitee_id
+           left join photos tp on c.target_kind = 'photo' and tp.id = c.target_id "#,
         "where c.id = $1",
         id
     )
@@ -383,6 +428,11 @@ pub async fn find_case(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<
             }),
             _ => None,
         };
+        let photo = (r.target_kind == TargetKind::Photo).then_some(CasePhoto {
+            id: r.target_id,
+            kept: r.photo_kept,
+            current: r.photo_current,
+        });
         Case {
             id: r.id,
             status: r.status,
@@ -392,6 +442,7 @@ pub async fn find_case(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<
             outcome: r.outcome,
             subject,
             invitation,
+            photo,
             target: target_of!(r),
         }
     }))
@@ -521,20 +572,29 @@ pub async fn list_invitation_no_shows_of(db: impl PgExecutor<'_>, member: i64) -
 
 // ---- Deciding ----
 
-/// Locks the case until the transaction ends, with its state and subject; `None` when there
-/// is no such case. A decision and a note take this lock first, so two admins at once are
-/// served one after the other and the second sees the first's decision.
-pub async fn lock_case(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<(CaseStatus, Option<i64>)>> {
-    let row = sqlx::query!(
-        r#"select status as "status: CaseStatus", subject_id
+/// A case as a decision or a note needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct LockedCase {
+    pub status: CaseStatus,
+    pub subject: Option<i64>,
+    pub kind: TargetKind,
+    pub target_id: i64,
+}
+
+/// Locks the case until the transaction ends; `None` when there is no such case. A decision
+/// and a note take this lock first, so two admins at once are served one after the other and
+/// the second sees the first's decision.
+pub async fn lock_case(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<LockedCase>> {
+    sqlx::query_as!(
+        LockedCase,
+        r#"select status as "status: CaseStatus", subject_id as subject, target_kind as "kind: TargetKind", target_id
            from moderation_cases
            where id = $1
            for update"#,
         id
     )
     .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| (r.status, r.subject_id)))
+    .await
 }
 
 /// The case's reports, counted after its lock: a report filed before the lock is counted.

@@ -1,10 +1,11 @@
-//! Reports and the admins' queue of cases. Any member reports a profile, an invitation (its
-//! notes), a venue or a meetup at `/report/{kind}/{id}`, and follows what became of their
+//! Reports and the admins' queue of cases. Any member reports a profile, a photo, an invitation
+//! (its notes), a venue or a meetup at `/report/{kind}/{id}`, and follows what became of their
 //! reports at `/settings/reports`. Reports of one target are handled together as one case, the
 //! target's open case or a new one; admins read the queue at `/admin/reports`, note, and resolve
 //! (action taken) or dismiss (no action) each case with an outcome its reporters read. The
 //! reported member is never told who reported them. Writes `moderation_cases`, `reports`,
-//! `case_notes` and, through `audit`, `audit_log`.
+//! `case_notes` and, through `audit`, `audit_log`. A reported photo is kept while its case is
+//! open, even once replaced, and let go (`photos::store::forget`) when the case closes.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -23,7 +24,7 @@ use super::report_model::{
     TargetKind, check_outcome,
 };
 use super::report_store as store;
-use super::report_store::{Case, CaseNote, CaseReport, EarlierCase, MyReport, QueuedCase};
+use super::report_store::{Case, CaseNote, CaseReport, EarlierCase, MyReport, QueuedCase, ReportableMember};
 use crate::AppState;
 use crate::auth::{Admin, CurrentMember};
 use crate::error::{AppError, AppResult};
@@ -47,6 +48,7 @@ pub fn routes() -> Routes<AppState> {
         .post("/admin/reports/{id}/notes", add_note)
         .post("/admin/reports/{id}/resolve", resolve_case)
         .post("/admin/reports/{id}/dismiss", dismiss_case)
+        .post("/admin/reports/{id}/remove-photo", remove_reported_photo)
 }
 
 /// The member's own zone, for the times on their pages.
@@ -70,6 +72,8 @@ struct Reportable {
     subject: Option<i64>,
     /// How the form names it: "the profile of Ada (@ada)".
     description: String,
+    /// For a photo: where the form shows it, so the reporter sees what they report.
+    picture: Option<String>,
 }
 
 /// What `/report/{kind}/{id}` is about, when `me` may report it. Unknown kinds, ids that are
@@ -81,16 +85,19 @@ async fn find_reportable(state: &AppState, me: &Member, kind: &str, id: &str) ->
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     match kind {
         TargetKind::Member => {
-            let target = store::find_reportable_member(&state.pool, id).await?.ok_or(AppError::NotFound)?;
-            if target.id == me.id {
-                return Err(AppError::Conflict("You cannot report yourself.".to_owned()));
-            }
-            let relation = crate::social::store::get_relation(&state.pool, me.id, target.id).await?;
-            if relation.blocks_me && !relation.i_block {
-                return Err(AppError::NotFound);
-            }
+            let target = store::find_reportable_member(&state.pool, id).await?;
+            let target = reportable_member(state, me, target, "You cannot report yourself.").await?;
             let description = format!("the profile of {} (@{})", target.display_name, target.handle);
-            Ok(Reportable { kind, id, subject: Some(target.id), description })
+            Ok(Reportable { kind, id, subject: Some(target.id), description, picture: None })
+        }
+        TargetKind::Photo => {
+            // Only a photo someone shows now, to a reporter who may see it: a photo replaced
+            // since is nobody's to see any more (its URL answers 404).
+            let target = store::find_member_showing_photo(&state.pool, id).await?;
+            let target = reportable_member(state, me, target, "You cannot report your own photo.").await?;
+            let description = format!("the photo of {} (@{})", target.display_name, target.handle);
+            let picture = Some(crate::photos::model::url(target.id, id, crate::photos::model::Size::Small));
+            Ok(Reportable { kind, id, subject: Some(target.id), description, picture })
         }
         TargetKind::Invitation => {
             // Its two people only. Not refused across a block: the reporter knows the
@@ -100,11 +107,12 @@ async fn find_reportable(state: &AppState, me: &Member, kind: &str, id: &str) ->
             let side = invitation.side_of(me.id).ok_or(AppError::NotFound)?;
             let (other, other_name, _) = invitation.other(side);
             let description = format!("your coffee invitation with {other_name} (its notes)");
-            Ok(Reportable { kind, id, subject: Some(other), description })
+            Ok(Reportable { kind, id, subject: Some(other), description, picture: None })
         }
         TargetKind::Venue => {
             let (name, city) = store::find_reportable_venue(&state.pool, id).await?.ok_or(AppError::NotFound)?;
-            Ok(Reportable { kind, id, subject: None, description: format!("the venue {name}, {city}") })
+            let description = format!("the venue {name}, {city}");
+            Ok(Reportable { kind, id, subject: None, description, picture: None })
         }
         TargetKind::Meetup => {
             let mut conn = state.pool.acquire().await?;
@@ -113,9 +121,29 @@ async fn find_reportable(state: &AppState, me: &Member, kind: &str, id: &str) ->
                 return Err(AppError::Conflict("You cannot report your own meetup.".to_owned()));
             }
             let description = format!("the meetup “{}” organised by {}", meetup.title, meetup.organiser_name);
-            Ok(Reportable { kind, id, subject: Some(meetup.organiser_id), description })
+            Ok(Reportable { kind, id, subject: Some(meetup.organiser_id), description, picture: None })
         }
     }
+}
+
+/// `target` when `me` may report them (or their photo): not themselves (409, saying `own`),
+/// and 404 when there is nobody or they blocked the reporter, as their profile answers. A
+/// member the reporter blocked stays reportable.
+async fn reportable_member(
+    state: &AppState,
+    me: &Member,
+    target: Option<ReportableMember>,
+    own: &str,
+) -> AppResult<ReportableMember> {
+    let target = target.ok_or(AppError::NotFound)?;
+    if target.id == me.id {
+        return Err(AppError::Conflict(own.to_owned()));
+    }
+    let relation = crate::social::store::get_relation(&state.pool, me.id, target.id).await?;
+    if relation.blocks_me && !relation.i_block {
+        return Err(AppError::NotFound);
+    }
+    Ok(target)
 }
 
 #[derive(Template, WebTemplate)]
@@ -124,6 +152,7 @@ struct ReportPage {
     layout: Layout,
     action: String,
     description: String,
+    picture: Option<String>,
     form: ReportForm,
     errors: FieldErrors,
 }
@@ -131,7 +160,7 @@ struct ReportPage {
 impl ReportPage {
     fn new(layout: Layout, target: Reportable, form: ReportForm, errors: FieldErrors) -> Self {
         let action = format!("/report/{}/{}", target.kind.value(), target.id);
-        ReportPage { layout, action, description: target.description, form, errors }
+        ReportPage { layout, action, description: target.description, picture: target.picture, form, errors }
     }
 
     fn categories(&self) -> [Category; 6] {
@@ -329,6 +358,7 @@ struct CasePage {
     note: String,
     resolve_outcome: String,
     dismiss_outcome: String,
+    photo_reason: String,
     errors: FieldErrors,
     zone: Tz,
 }
@@ -348,6 +378,14 @@ impl CasePage {
 
     fn note_limit(&self) -> usize {
         NOTE_FIELD.max_chars
+    }
+
+    fn photo_reason_limit(&self) -> usize {
+        super::actions::MAX_PHOTO_REASON_CHARS
+    }
+
+    fn admin_photo_url(&self, photo: &i64) -> String {
+        super::admin_photo_url(*photo)
     }
 }
 
@@ -380,6 +418,7 @@ async fn case_page(state: &AppState, admin: &Member, id: i64, layout: Layout) ->
         note: String::new(),
         resolve_outcome: String::new(),
         dismiss_outcome: String::new(),
+        photo_reason: String::new(),
         errors: FieldErrors::default(),
         zone: zone_of(admin),
     })
@@ -409,11 +448,11 @@ async fn add_note(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     let mut tx = state.pool.begin().await?;
-    let (_, subject) = store::lock_case(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let case = store::lock_case(&mut tx, id).await?.ok_or(AppError::NotFound)?;
     let note = store::insert_case_note(&mut tx, id, admin.id, &body).await?;
     let entry = Entry {
         action: Action::NoteCase,
-        target_member: subject,
+        target_member: case.subject,
         target: format!("case {id}"),
         detail: format!("note {note}"),
         reason: body,
@@ -476,8 +515,8 @@ async fn decide(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     let mut tx = state.pool.begin().await?;
-    let (status, subject) = store::lock_case(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    if status != CaseStatus::Open {
+    let case = store::lock_case(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    if case.status != CaseStatus::Open {
         return Err(already_decided());
     }
     if let Some(seen) = form.seen
@@ -490,16 +529,54 @@ async fn decide(
     if !store::close_case(&mut tx, id, decision, admin.id, &outcome).await? {
         return Err(already_decided());
     }
+    if case.kind == TargetKind::Photo {
+        // The open case kept a photo its member has replaced since; nothing needs it now.
+        crate::photos::store::forget(&mut tx, case.target_id).await?;
+    }
     let (action, done) = match decision {
         CaseStatus::Resolved => (Action::ResolveCase, "resolved"),
         _ => (Action::DismissCase, "dismissed"),
     };
-    let entry =
-        Entry { action, target_member: subject, target: format!("case {id}"), detail: String::new(), reason: outcome };
+    let entry = Entry {
+        action,
+        target_member: case.subject,
+        target: format!("case {id}"),
+        detail: String::new(),
+        reason: outcome,
+    };
     audit::record(&mut tx, Actor::Admin(admin), &entry).await?;
     tx.commit().await?;
     Flash::success(format!("Case {id} {done}. Its reporters can now read your outcome.")).push(session).await?;
     Ok(Redirect::to("/admin/reports").into_response())
+}
+
+/// Removes the photo a case is about, with a reason its member reads (`actions::remove_photo`:
+/// only while it is still their photo). The case stays open: the admin then tells the
+/// reporters by resolving it.
+async fn remove_reported_photo(
+    State(state): State<AppState>,
+    session: Session,
+    Admin(admin): Admin,
+    Path(id): Path<i64>,
+    layout: Layout,
+    Form(form): Form<super::PhotoRemovalForm>,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::default();
+    let Some(reason) = form.reason(&mut errors) else {
+        let page = CasePage { photo_reason: form.photo_reason, errors, ..case_page(&state, &admin, id, layout).await? };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    };
+    let case = store::find_case(&state.pool, id).await?.ok_or(AppError::NotFound)?;
+    // Only a photo's case has a photo to remove.
+    let (Some(photo), Some(subject)) = (case.photo, case.subject) else {
+        return Err(AppError::NotFound);
+    };
+    let removals =
+        super::actions::remove_photo(&state.pool, Actor::Admin(&admin), subject.id, &subject.handle, photo.id, &reason)
+            .await?;
+    let done = super::photo_removed_message(&subject.handle, removals);
+    Flash::success(format!("{done} Resolve the case to tell its reporters.")).push(&session).await?;
+    Ok(Redirect::to(&format!("/admin/reports/{id}")).into_response())
 }
 
 fn already_decided() -> AppError {

@@ -23,6 +23,7 @@ use tower_sessions::Session;
 use crate::AppState;
 use crate::auth::CurrentMember;
 use crate::error::{AppError, AppResult};
+use crate::photos::model::Size;
 use crate::web::routes::Routes;
 use crate::web::{Flash, Layout, safe_next};
 use model::Kind;

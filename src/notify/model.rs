@@ -31,6 +31,11 @@ pub enum Kind {
     /// password changed): always sent, to whichever address it concerns, and never an in-app
     /// notice. Not in `ALL`, so it cannot be turned off.
     Account,
+    /// An admin removed the member's photo, with why: a moderation notice, in-app and by email.
+    /// Not in `ALL`, so it cannot be turned off: a member who turned it off could go on
+    /// uploading photos without ever learning why they vanish, or that a second removal stops
+    /// their uploads.
+    PhotoRemoved,
 }
 
 impl Kind {
@@ -75,6 +80,7 @@ impl Kind {
             Kind::MeetupCancelled => "meetup_cancelled",
             Kind::MeetupAnnouncement => "meetup_announcement",
             Kind::Account => "account",
+            Kind::PhotoRemoved => "photo_removed",
         }
     }
 
@@ -99,6 +105,7 @@ impl Kind {
             Kind::MeetupCancelled => "A meetup I am going to is cancelled",
             Kind::MeetupAnnouncement => "An organiser posts news of a meetup I am going to",
             Kind::Account => "About my account",
+            Kind::PhotoRemoved => "The Cuppa team removed my photo",
         }
     }
 }
@@ -190,6 +197,9 @@ pub fn compose(id: i64, kind: Kind, to: &str, subject: &str, body: &str, link: &
     // as plain 7-bit text, links intact, rather than quoted-printable.
     if kind == Kind::Account {
         text.push_str("\n\n--\nYou get this email because this address was given for an account on Cuppa.\n");
+    } else if !Kind::ALL.contains(&kind) {
+        // A notice that cannot be turned off (a moderation notice): no settings to point to.
+        text.push_str("\n\n--\nYou get this email because you are a member of Cuppa.\n");
     } else {
         text.push_str(&format!(
             "\n\n--\nYou get this email because you are a member of Cuppa.\nChoose which emails Cuppa sends you:\n{settings_url}\n"
@@ -309,6 +319,19 @@ mod tests {
         assert!(email.body.starts_with("Open the link.\n\nhttp://x.test/verify-email/ab\n\n--\n"));
         assert!(!email.body.contains(SETTINGS_PATH), "{}", email.body);
         assert!(!email.body.contains("you are a member"), "{}", email.body);
+    }
+
+    #[test]
+    fn a_moderation_notice_offers_no_settings_to_turn_it_off() {
+        assert!(!Kind::ALL.contains(&Kind::PhotoRemoved));
+        let email =
+            compose(8, Kind::PhotoRemoved, "a@example.com", "Removed", "Why.", "/settings/photo", "http://x.test");
+        assert!(
+            email.body.ends_with("\n--\nYou get this email because you are a member of Cuppa.\n"),
+            "{}",
+            email.body
+        );
+        assert!(!email.body.contains(SETTINGS_PATH), "{}", email.body);
     }
 
     #[test]

@@ -142,6 +142,18 @@ pub struct NotificationRow {
     pub link: String,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
+    /// Whom the notice is about (the other side of an invitation, a meetup's organiser, ...),
+    /// with their name, and their photo when the member may see it.
+    pub actor_id: Option<i64>,
+    pub actor_name: Option<String>,
+    pub actor_photo_id: Option<i64>,
+}
+
+impl NotificationRow {
+    /// Whom the notice is about, with their name, when it is about someone.
+    pub fn actor(&self) -> Option<(i64, &str)> {
+        Some((self.actor_id?, self.actor_name.as_deref()?))
+    }
 }
 
 /// The member's notifications, newest first, older than `before` when given (keyset pages on
@@ -154,10 +166,19 @@ pub async fn list_notifications(
 ) -> sqlx::Result<Vec<NotificationRow>> {
     sqlx::query_as!(
         NotificationRow,
-        r#"select id, kind as "kind: Kind", text, link, created_at, read_at
-           from notifications
-           where member_id = $1 and ($2::bigint is null or id < $2)
-           order by id desc
+        r#"select n.id, n.kind as "kind: Kind", n.text, n.link, n.created_at, n.read_at,
+                  n.actor_id, a.display_name as "actor_name?",
+                  -- The actor may since have been hidden, suspended or blocked: their photo
+                  -- answers 404 then, so the initial stands in.
+                  case when a.status = 'active'
+                        and not exists (select from blocks b
+                                        where (b.blocker_id = $1 and b.blocked_id = a.id)
+                                           or (b.blocker_id = a.id and b.blocked_id = $1))
+                       then a.photo_id end as actor_photo_id
+           from notifications n
+           left join members a on a.id = n.actor_id
+           where n.member_id = $1 and ($2::bigint is null or n.id < $2)
+           order by n.id desc
            limit $3"#,
         member,
         before,

@@ -35,11 +35,16 @@ pub fn url(member_id: i64, photo_id: i64, size: Size) -> String {
 /// Reads a photo's file name (`{photo}-{pixels}.jpg`) back; anything else is not a photo.
 pub fn parse_file_name(name: &str) -> Option<(i64, Size)> {
     let (photo, pixels) = name.strip_suffix(".jpg")?.split_once('-')?;
+    Some((parse_id(photo)?, Size::from_pixels(pixels)?))
+}
+
+/// An id in a photo's URL: digits only.
+pub fn parse_id(text: &str) -> Option<i64> {
     // `parse` would take a leading '+', which would give one photo two URLs.
-    if photo.is_empty() || !photo.bytes().all(|b| b.is_ascii_digit()) {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some((photo.parse().ok()?, Size::from_pixels(pixels)?))
+    text.parse().ok()
 }
 
 #[cfg(test)]
@@ -51,8 +56,12 @@ mod tests {
         assert_eq!(url(7, 42, Size::Small), "/photos/7/42-96.jpg");
         assert_eq!(parse_file_name("42-96.jpg"), Some((42, Size::Small)));
         assert_eq!(parse_file_name("42-384.jpg"), Some((42, Size::Large)));
-        for bad in ["42-97.jpg", "42-96.png", "+42-96.jpg", "-96.jpg", "x-96.jpg", "42-96", "99999999999999999999-96.jpg"] {
+        for bad in
+            ["42-97.jpg", "42-96.png", "+42-96.jpg", "-96.jpg", "x-96.jpg", "42-96", "99999999999999999999-96.jpg"]
+        {
             assert_eq!(parse_file_name(bad), None, "{bad}");
         }
+        assert_eq!(parse_id("7"), Some(7));
+        assert_eq!(parse_id("+7"), None);
     }
 }

@@ -97,11 +97,14 @@ pub fn encode(image: &DynamicImage) -> Encoded {
     if side > 2 * large_side {
         square = square.thumbnail(2 * large_side, 2 * large_side);
     }
-    let rgb = on_white(&square);
-    let large = image::imageops::resize(&rgb, large_side, large_side, FilterType::CatmullRom);
+    // `DynamicImage`'s own methods, not the generic `imageops::resize`: those are compiled
+    // inside `image`, which debug builds optimise (Cargo.toml), so tests and the demo seed
+    // are not slowed by an unoptimised copy in Cuppa's crate. Same pixels either way.
+    let rgb = DynamicImage::ImageRgb8(on_white(&square));
+    let large = rgb.resize_exact(large_side, large_side, FilterType::CatmullRom);
     let small_side = Size::Small.pixels();
-    let small = image::imageops::resize(&large, small_side, small_side, FilterType::CatmullRom);
-    Encoded { small: jpeg(&small), large: jpeg(&large) }
+    let small = large.resize_exact(small_side, small_side, FilterType::CatmullRom);
+    Encoded { small: jpeg(&small.to_rgb8()), large: jpeg(&large.to_rgb8()) }
 }
 
 fn on_white(image: &DynamicImage) -> RgbImage {

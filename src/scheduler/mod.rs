@@ -27,6 +27,7 @@ use crate::error::{AppError, AppResult};
 use crate::invitations::model::local_label;
 use crate::members::model::{InvitePolicy, Member};
 use crate::moderation::audit;
+use crate::photos::model::Size;
 use crate::venues::model::VenueStatus;
 use crate::web::routes::Routes;
 use crate::web::{Flash, Layout};

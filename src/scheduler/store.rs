@@ -205,6 +205,8 @@ pub struct Suggestion {
     pub other_id: i64,
     pub other_handle: String,
     pub other_name: String,
+    /// Their photo (the query lists only active members, outside any block).
+    pub other_photo_id: Option<i64>,
     pub i_follow: bool,
     pub follows_me: bool,
     pub shared_interests: Vec<String>,
@@ -244,6 +246,7 @@ macro_rules! select_suggestions {
             Suggestion,
             r#"select s.id,
                       o.id as "other_id!", o.handle as "other_handle!", o.display_name as "other_name!",
+                      o.photo_id as other_photo_id,
                       case when s.a_id = $1 then s.a_follows_b else s.b_follows_a end as "i_follow!",
                       case when s.a_id = $1 then s.b_follows_a else s.a_follows_b end as "follows_me!",
                       s.shared_interests, s.starts_at, s.venue_id, v.name as venue_name, v.address as venue_address,

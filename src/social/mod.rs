@@ -21,6 +21,8 @@ use crate::auth::CurrentMember;
 use crate::error::{AppError, AppResult};
 use crate::members::model::Profile;
 use crate::members::store as members;
+use crate::photos::model::Size;
+use crate::web::forms::{FileFieldError, read_file_field};
 use crate::web::routes::Routes;
 use crate::web::{Flash, Layout, csrf, safe_next};
 use store::{FollowSide, ListedMember, Relation};
@@ -396,24 +398,13 @@ async fn import_form(
     Ok(ImportPage { layout, addresses, error: None })
 }
 
-/// Reads the uploaded file, at most `MAX_IMPORT_BYTES` of it (one byte more tells it is too
-/// large). A broken or cut-off upload is an error, never a shorter file.
+/// The uploaded follow list, never read past `MAX_IMPORT_BYTES`.
 async fn read_upload(multipart: &mut Multipart) -> Result<Vec<u8>, model::ImportError> {
-    let malformed = |_| model::ImportError::Malformed;
-    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
-        if field.name() != Some("file") {
-            continue;
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(malformed)? {
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() > model::MAX_IMPORT_BYTES {
-                return Err(model::ImportError::TooLarge);
-            }
-        }
-        return Ok(bytes);
-    }
-    Err(model::ImportError::Empty)
+    read_file_field(multipart, "file", model::MAX_IMPORT_BYTES).await.map_err(|err| match err {
+        FileFieldError::Missing => model::ImportError::Empty,
+        FileFieldError::TooLarge => model::ImportError::TooLarge,
+        FileFieldError::Malformed => model::ImportError::Malformed,
+    })
 }
 
 /// Follows every member who listed one of the addresses in an uploaded follow list. The file

@@ -27,6 +27,8 @@ pub struct ListedMember {
     pub display_name: String,
     pub city: String,
     pub viewer_follows: bool,
+    /// Their photo, where the list may show it (not across a block).
+    pub photo_id: Option<i64>,
 }
 
 pub async fn get_relation(db: impl PgExecutor<'_>, me: i64, other: i64) -> sqlx::Result<Relation> {
@@ -157,7 +159,8 @@ pub async fn list_follows(
             sqlx::query_as!(
                 ListedMember,
                 r#"select m.id, m.handle, m.display_name, m.city,
-                          exists (select from follows v where v.follower_id = $2 and v.followee_id = m.id) as "viewer_follows!"
+                          exists (select from follows v where v.follower_id = $2 and v.followee_id = m.id) as "viewer_follows!",
+                          m.photo_id
                    from follows f
                    join members m on m.id = f.follower_id
                    where f.followee_id = $1
@@ -179,7 +182,8 @@ pub async fn list_follows(
             sqlx::query_as!(
                 ListedMember,
                 r#"select m.id, m.handle, m.display_name, m.city,
-                          exists (select from follows v where v.follower_id = $2 and v.followee_id = m.id) as "viewer_follows!"
+                          exists (select from follows v where v.follower_id = $2 and v.followee_id = m.id) as "viewer_follows!",
+                          m.photo_id
                    from follows f
                    join members m on m.id = f.followee_id
                    where f.follower_id = $1
@@ -248,7 +252,9 @@ pub async fn list_blocked(
 ) -> sqlx::Result<Vec<ListedMember>> {
     sqlx::query_as!(
         ListedMember,
-        r#"select m.id, m.handle, m.display_name, m.city, false as "viewer_follows!"
+        r#"select m.id, m.handle, m.display_name, m.city, false as "viewer_follows!",
+                  -- Never a photo across a block: its URL answers 404 (the initial is shown).
+                  null::bigint as photo_id
            from blocks b
            join members m on m.id = b.blocked_id
            where b.blocker_id = $1 and m.status = 'active'
@@ -366,8 +372,11 @@ pub async fn insert_met_pair(db: impl PgExecutor<'_>, one: i64, other: i64, how:
 #[derive(Clone, Debug)]
 pub struct ClaimForMe {
     pub id: i64,
+    pub claimant_id: i64,
     pub handle: String,
     pub display_name: String,
+    /// Their photo (only active claimants outside any block are listed).
+    pub photo_id: Option<i64>,
 }
 
 /// The `limit` oldest claims waiting for `member` to answer, from active members not in a
@@ -375,7 +384,7 @@ pub struct ClaimForMe {
 pub async fn list_claims_for(db: impl PgExecutor<'_>, member: i64, limit: i64) -> sqlx::Result<Vec<ClaimForMe>> {
     sqlx::query_as!(
         ClaimForMe,
-        "select c.id, m.handle, m.display_name
+        "select c.id, c.claimant_id, m.handle, m.display_name, m.photo_id
          from met_claims c
          join members m on m.id = c.claimant_id
          where c.other_id = $1 and c.status = 'pending' and m.status = 'active'
@@ -394,12 +403,15 @@ pub async fn list_claims_for(db: impl PgExecutor<'_>, member: i64, limit: i64) -
 /// Someone the member is connected with online but has never met.
 #[derive(Clone, Debug)]
 pub struct NeverMet {
+    pub id: i64,
     pub handle: String,
     pub display_name: String,
     pub city: String,
     pub mutual: bool,
     pub same_city: bool,
     pub shared_interests: Vec<String>,
+    /// Their photo (only active members outside any block are listed).
+    pub photo_id: Option<i64>,
     /// How many there are in all, before the limit.
     pub total: i64,
 }
@@ -423,7 +435,7 @@ pub async fn list_never_met(
         r#"with me as (
                select city, interests from members where id = $1
            ), ranked as (
-               select m.handle, m.display_name, m.city, m.id, m.interests,
+               select m.handle, m.display_name, m.city, m.id, m.interests, m.photo_id,
                       exists (select from follows where follower_id = $1 and followee_id = m.id)
                           and exists (select from follows where follower_id = m.id and followee_id = $1) as mutual,
                       (m.city <> '' and m.city = me.city) as same_city,
@@ -443,9 +455,9 @@ pub async fn list_never_met(
            )
            -- The shared interests by name only for the rows shown: naming them for every
            -- candidate cost more than the rest of the query.
-           select r.handle, r.display_name, r.city, r.mutual as "mutual!", r.same_city as "same_city!",
+           select r.id, r.handle, r.display_name, r.city, r.mutual as "mutual!", r.same_city as "same_city!",
                   array(select unnest(r.interests) intersect select unnest(me.interests) order by 1) as "shared_interests!",
-                  r.total as "total!"
+                  r.photo_id, r.total as "total!"
            from ranked r
            cross join me
            order by r.mutual desc, r.same_city desc, r.shared desc, lower(r.display_name), r.id"#,

@@ -110,7 +110,10 @@ pub async fn verify_csrf(session: Session, request: Request, next: Next) -> Resp
         let Ok((start, rest)) = read_start(body, MULTIPART_LOOKAHEAD_BYTES).await else {
             return AppError::BadRequest("The upload was cut off. Please try again.".to_owned()).into_response();
         };
-        presented = first_multipart_field(content_type, start.clone()).await;
+        // The start is whole frames, which may be far longer than the lookahead: the token
+        // must be complete within the lookahead itself, and nothing past it is parsed.
+        presented =
+            first_multipart_field(content_type, start.slice(..start.len().min(MULTIPART_LOOKAHEAD_BYTES))).await;
         Body::new(ReadAhead { start: Some(start), rest })
     } else {
         body

@@ -1,6 +1,11 @@
-//! Form helpers: per-field error messages and the checks every text input gets.
+//! Form helpers: per-field error messages, the checks every text input gets, and reading an
+//! uploaded file.
 
 use std::collections::BTreeMap;
+
+use axum::extract::Multipart;
+use axum::extract::multipart::MultipartError;
+use axum::http::StatusCode;
 
 /// Messages keyed by field name, shown beside each field when a form comes back with 422.
 #[derive(Debug, Default, Clone)]
@@ -172,6 +177,40 @@ pub fn encode_query_value(value: &str) -> String {
         }
     }
     out
+}
+
+/// Why a multipart form's file could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FileFieldError {
+    /// No file was chosen (browsers send an empty part then), or the field is absent.
+    Missing,
+    /// Larger than the limit: reading stopped there.
+    TooLarge,
+    /// A broken or cut-off upload.
+    Malformed,
+}
+
+/// The file in field `name` of a multipart form, read as it arrives and never held past `max`
+/// bytes: past them it is `TooLarge` (and so is a body the route's body limit cut off). A
+/// broken or cut-off upload is an error, never a shorter file.
+pub async fn read_file_field(multipart: &mut Multipart, name: &str, max: usize) -> Result<Vec<u8>, FileFieldError> {
+    let failed = |err: MultipartError| {
+        if err.status() == StatusCode::PAYLOAD_TOO_LARGE { FileFieldError::TooLarge } else { FileFieldError::Malformed }
+    };
+    while let Some(mut field) = multipart.next_field().await.map_err(failed)? {
+        if field.name() != Some(name) {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(failed)? {
+            if bytes.len() + chunk.len() > max {
+                return Err(FileFieldError::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return if bytes.is_empty() { Err(FileFieldError::Missing) } else { Ok(bytes) };
+    }
+    Err(FileFieldError::Missing)
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// No inline script or style anywhere: every script and stylesheet is a file under /static.
+/// Images come from Cuppa itself only (photos are served files too): no `data:` URLs.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
 /// `served_over_https` is the same setting as the session cookie's `Secure` flag: only then is
 /// it safe to tell browsers to insist on https (HSTS) for a year.
@@ -26,6 +27,18 @@ pub async fn security_headers(State(served_over_https): State<bool>, request: Re
     ];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
+    }
+    // A response that sets a cookie is for its recipient alone, whatever its handler said:
+    // no shared cache may keep it. (A photo is `public`, and its request may be the one that
+    // extends the viewer's session.)
+    if headers.contains_key(header::SET_COOKIE)
+        && let Some(private) = headers
+            .get(header::CACHE_CONTROL)
+            .and_then(|value| value.to_str().ok())
+            .filter(|value| value.contains("public"))
+            .and_then(|value| HeaderValue::from_str(&value.replace("public", "private")).ok())
+    {
+        headers.insert(header::CACHE_CONTROL, private);
     }
     response
 }

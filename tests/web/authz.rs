@@ -172,6 +172,14 @@ enum Object {
     /// for `verify_email`), of a third member: the secret is the only key, and a reset ends its
     /// member's sessions, which must not be any persona's.
     Link(&'static str),
+    /// `{handle}`: the owner, with a new current photo `{photo}`.
+    MemberPhoto,
+    /// `{handle}`: the owner, whose photos admins removed twice (no uploads until allowed).
+    PhotosStopped,
+    /// `{id}`: an open case about the owner's current photo, reported by a third member.
+    PhotoCase,
+    /// `{member}` and `{file}`: the owner and the small size of their new current photo.
+    ServedPhoto,
 }
 
 /// What a POST sends. Values may hold placeholders: `{who}` (the persona's name), `{venue}`
@@ -230,6 +238,7 @@ const PROFILE: &[(&str, &str)] = &[
 const WINDOW: &[(&str, &str)] = &[("weekday", "2"), ("from", "09:00"), ("to", "10:00")];
 const PRIVACY: &[(&str, &str)] = &[("invite_policy", "anyone"), ("listed", "on"), ("matching", "on")];
 const FOLLOWS: &str = "Account address,Show boosts\nsomeone@example.social,true\n";
+const NOT_A_PHOTO: &str = "Account address,Show boosts\n";
 const VENUE: &[(&str, &str)] =
     &[("name", "Matrix café {who}"), ("address", "1 High Street"), ("city", "London"), ("time_zone", "Europe/London")];
 const INVITE: &[(&str, &str)] = &[("venue_id", "{venue}"), ("time1", "{local}"), ("note", "")];
@@ -259,6 +268,9 @@ const OUTCOME: &[(&str, &str)] = &[("outcome", "Handled.")];
 const WARN: &[(&str, &str)] = &[("action", "warn"), ("reason", "Be kind.")];
 const ROLE: &[(&str, &str)] = &[("role", "organiser"), ("role_reason", "Runs meetups.")];
 const ACKNOWLEDGE: &[(&str, &str)] = &[("last", "{id}")];
+const REMOVE_PHOTO: &[(&str, &str)] = &[("photo", "{photo}"), ("photo_reason", "Not a photo of them.")];
+const PHOTO_REASON: &[(&str, &str)] = &[("photo_reason", "Not a photo of them.")];
+const ALLOW_PHOTOS: &[(&str, &str)] = &[("allow_reason", "A mix-up.")];
 
 /// Pages for members only: the log-in page for anyone logged out, 200 for every member.
 const MEMBERS_200: [Want; 7] = [L, S200, S200, S200, S200, S200, L];
@@ -317,6 +329,12 @@ const MATRIX: &[Row] = &[
     post("/settings/availability/{id}/delete", Window, &[],   OWNER_ONLY),
     get("/settings/privacy", Nothing,                         MEMBERS_200),
     post("/settings/privacy", Nothing, PRIVACY,               MEMBERS_303),
+    // photos: a text file is no photo. Anyone may see an active member's photo.
+    get("/settings/photo", Nothing,                           MEMBERS_200),
+    upload("/settings/photo", NOT_A_PHOTO,                    [L, S422, S422, S422, S422, S422, L]),
+    post("/settings/photo/remove", Nothing, &[],              MEMBERS_303),
+    get("/photos/{member}/{file}", Object::ServedPhoto,       ALL_200),
+    get("/admin/photos/{file}", Object::ServedPhoto,          ADMIN_200),
     // social
     post("/m/{handle}/follow", Profile, &[],                  [L, S303, S400, S303, S303, S303, L]),
     post("/m/{handle}/unfollow", Profile, &[],                MEMBERS_303),
@@ -396,12 +414,15 @@ const MATRIX: &[Row] = &[
     post("/admin/reports/{id}/notes", Case, NOTE,             ADMIN_303),
     post("/admin/reports/{id}/resolve", Case, OUTCOME,        ADMIN_303),
     post("/admin/reports/{id}/dismiss", Case, OUTCOME,        ADMIN_303),
+    post("/admin/reports/{id}/remove-photo", Object::PhotoCase, PHOTO_REASON, ADMIN_303),
     // moderation: the admin area (the owner is the member the page is about)
     get("/admin", Nothing,                                    ADMIN_200),
     get("/admin/members", Nothing,                            ADMIN_200),
     get("/admin/members/{handle}", Profile,                   ADMIN_200),
     post("/admin/members/{handle}/action", Profile, WARN,     ADMIN_303),
     post("/admin/members/{handle}/role", Profile, ROLE,       ADMIN_303),
+    post("/admin/members/{handle}/photo/remove", Object::MemberPhoto, REMOVE_PHOTO, ADMIN_303),
+    post("/admin/members/{handle}/photo/allow", Object::PhotosStopped, ALLOW_PHOTOS, ADMIN_303),
     get("/admin/audit", Nothing,                              ADMIN_200),
     // moderation: warnings; without one to read, the page sends the member home.
     get("/warning", Warning,                                  [L, S303, S200, S303, S303, S303, L]),
@@ -704,6 +725,39 @@ async fn make(object: Object, db: &PgPool, scene: &Scene, persona: Persona) -> H
                 .await
                 .unwrap(),
         ),
+        Object::MemberPhoto => {
+            values.insert("photo", give_photo(db, owner).await.to_string());
+            None
+        }
+        Object::ServedPhoto => {
+            let photo = give_photo(db, owner).await;
+            values.insert("member", owner.to_string());
+            values.insert("file", format!("{photo}-96.jpg"));
+            None
+        }
+        Object::PhotosStopped => {
+            sqlx::query("update members set photo_removals = 2 where id = $1").bind(owner).execute(db).await.unwrap();
+            None
+        }
+        Object::PhotoCase => {
+            let photo = give_photo(db, owner).await;
+            let reporter = third_member(db, "member").await;
+            Some(
+                one("with opened as (
+                         insert into moderation_cases (target_kind, target_id, subject_id)
+                         values ('photo', $1, $2) returning id
+                     )
+                     insert into reports (case_id, reporter_id, category, details)
+                     select id, $3, 'impersonation', '' from opened
+                     returning case_id")
+                .bind(photo)
+                .bind(owner)
+                .bind(reporter)
+                .fetch_one(db)
+                .await
+                .unwrap(),
+            )
+        }
         Object::Link(purpose) => {
             let third = third_member(db, "member").await;
             let secret = format!("{:064x}", NEXT_THIRD.fetch_add(1, Ordering::SeqCst));
@@ -726,6 +780,18 @@ async fn make(object: Object, db: &PgPool, scene: &Scene, persona: Persona) -> H
         values.insert("id", id.to_string());
     }
     values
+}
+
+/// A new current photo for `member` (its bytes do not matter here: nothing decodes them).
+async fn give_photo(db: &PgPool, member: i64) -> i64 {
+    sqlx::query_scalar(
+        "with photo as (insert into photos (member_id, small, large) values ($1, '\\xffd8', '\\xffd8') returning id)
+         update members set photo_id = (select id from photo) where id = $1 returning photo_id",
+    )
+    .bind(member)
+    .fetch_one(db)
+    .await
+    .unwrap()
 }
 
 /// The `{key}`s in a route's path.

@@ -580,6 +580,7 @@ async fn every_table_that_names_a_member_has_a_decision_for_deletions() {
         "moderation_cases",
         "notifications",
         "outbox",
+        "photos",
         "reports",
         "rsvps",
         "scheduler_rounds",

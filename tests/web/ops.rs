@@ -225,8 +225,9 @@ async fn a_server_error_shows_a_fixed_sentence_and_the_request_id_never_the_caus
 async fn the_seed_is_deterministic_and_only_fills_an_empty_database() {
     let first = crate::support::fresh_pool().await;
     let second = crate::support::fresh_pool().await;
-    cuppa::seed::run(&first, 300, 7, false).await.unwrap();
-    cuppa::seed::run(&second, 300, 7, false).await.unwrap();
+    // Without photos, which would take most of the time here (see the next test).
+    cuppa::seed::run_without_photos(&first, 300, 7).await.unwrap();
+    cuppa::seed::run_without_photos(&second, 300, 7).await.unwrap();
     let digest = "select md5(string_agg(concat_ws('|', m.handle, m.display_name, m.bio, m.city, m.time_zone, \
                   m.interests::text, m.created_at, m.role::text, \
                   (select string_agg(concat_ws(' ', weekday, start_minute, end_minute), ',' order by weekday) \
@@ -268,6 +269,47 @@ async fn the_seed_is_deterministic_and_only_fills_an_empty_database() {
 
     let again = cuppa::seed::run(&first, 10, 7, false).await.unwrap_err();
     assert!(again.to_string().contains("already has 300 members"));
+}
+
+#[tokio::test]
+async fn seeded_members_have_distinct_drawn_photos_the_same_for_the_same_seed() {
+    use image::{GenericImageView, ImageFormat};
+
+    let first = crate::support::fresh_pool().await;
+    let second = crate::support::fresh_pool().await;
+    cuppa::seed::run(&first, 30, 7, false).await.unwrap();
+    cuppa::seed::run(&second, 30, 7, false).await.unwrap();
+    let query = "select m.handle, p.small, p.large from members m join photos p on p.id = m.photo_id order by m.handle";
+    let photos: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(query).fetch_all(&first).await.unwrap();
+    let again: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(query).fetch_all(&second).await.unwrap();
+    // Not assert_eq!, which would print kilobytes of JPEG.
+    assert!(photos == again, "the same members have the same photo bytes");
+
+    let handles: Vec<&str> = photos.iter().map(|(handle, _, _)| handle.as_str()).collect();
+    assert!(handles.contains(&"demo") && handles.contains(&"admin"));
+    assert!((20..=27).contains(&photos.len()), "about four in five of 30 members: {}", photos.len());
+    // Drawn by the seed (no uploader), and every one is somebody's photo.
+    let (stored, uploaded): (i64, i64) =
+        sqlx::query_as("select count(*), count(member_id) from photos").fetch_one(&first).await.unwrap();
+    assert_eq!((stored, uploaded), (photos.len() as i64, 0));
+
+    let mut pixels = Vec::new();
+    for (handle, small, large) in &photos {
+        let small = image::load_from_memory_with_format(small, ImageFormat::Jpeg).unwrap();
+        let large = image::load_from_memory_with_format(large, ImageFormat::Jpeg).unwrap();
+        assert_eq!((small.dimensions(), large.dimensions()), ((96, 96), (384, 384)), "{handle}");
+        // A 24-pixel thumbnail: what tells two people apart at a glance, and quick to compare.
+        pixels.push((handle, small.thumbnail_exact(24, 24).to_rgb8().into_raw()));
+    }
+    // Every two people look clearly different, not just a few bytes apart: the average
+    // difference per colour channel, out of 255.
+    for (i, (a, a_pixels)) in pixels.iter().enumerate() {
+        for (b, b_pixels) in &pixels[i + 1..] {
+            let total: u64 = a_pixels.iter().zip(b_pixels).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
+            let average = total as f64 / a_pixels.len() as f64;
+            assert!(average > 8.0, "{a} and {b} differ by {average:.1} a channel");
+        }
+    }
 }
 
 #[tokio::test]

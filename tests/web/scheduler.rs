@@ -241,7 +241,7 @@ async fn candidates_by_hand(pool: &PgPool) -> BTreeSet<(i64, i64)> {
 #[tokio::test]
 async fn candidates_match_a_direct_computation_on_a_seeded_community() {
     let pool = crate::support::fresh_pool().await;
-    cuppa::seed::run(&pool, 400, 5, false).await.unwrap();
+    cuppa::seed::run_without_photos(&pool, 400, 5).await.unwrap();
     // Vary the settings the seed leaves alone, so every filter has members to drop.
     sqlx::query(
         "update members set matching = (id % 7 <> 0),

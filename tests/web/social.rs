@@ -277,7 +277,7 @@ async fn the_home_page_lists_the_connected_never_met_most_promising_first() {
 async fn the_never_met_list_matches_a_direct_computation_on_a_seeded_graph() {
     use std::collections::{BTreeSet, HashSet};
     let client = Client::new().await;
-    cuppa::seed::run(&client.pool, 400, 11, false).await.unwrap();
+    cuppa::seed::run_without_photos(&client.pool, 400, 11).await.unwrap();
     let follows: Vec<(i64, i64)> =
         sqlx::query_as("select follower_id, followee_id from follows").fetch_all(&client.pool).await.unwrap();
     let met: HashSet<(i64, i64)> =
@@ -371,7 +371,7 @@ async fn the_directory_searches_filters_and_leaves_out_whom_it_must() {
 #[tokio::test]
 async fn the_directory_is_paginated_by_name() {
     let client = Client::new().await;
-    cuppa::seed::run(&client.pool, 80, 3, false).await.unwrap();
+    cuppa::seed::run_without_photos(&client.pool, 80, 3).await.unwrap();
     let mut me = client.another();
     me.log_in(cuppa::seed::DEMO_HANDLE, cuppa::seed::DEMO_PASSWORD).await;
     let first = me.get("/people").await;
@@ -596,7 +596,7 @@ async fn the_most_connected_members_never_met_list_draws_from_their_most_recent_
 #[tokio::test]
 async fn a_member_with_very_many_connections_sees_the_recent_ones_first_and_loses_none() {
     let client = Client::new().await;
-    cuppa::seed::run(&client.pool, 400, 5, false).await.unwrap();
+    cuppa::seed::run_without_photos(&client.pool, 400, 5).await.unwrap();
     // Everyone follows demo; the member with the highest id most recently.
     sqlx::query(
         "insert into follows (follower_id, followee_id, created_at)

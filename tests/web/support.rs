@@ -322,8 +322,10 @@ impl Client {
         .into_bytes();
         body.extend_from_slice(bytes);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        // Browsers say how long an upload is, and body limits answer from that alone.
         let request = Request::post(path)
             .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .header(header::CONTENT_LENGTH, body.len())
             .body(Body::from(body))
             .expect("request");
         self.send(request).await
