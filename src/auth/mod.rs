@@ -29,7 +29,7 @@ use crate::members::store::{self as members, NewMember};
 use crate::web::routes::Routes;
 use crate::web::{ClientAddr, FieldErrors, Flash, Layout, csrf, retry_after, safe_next};
 use extractors::{AUTH_AT_KEY, MEMBER_KEY, SEEN_ON_KEY};
-pub use extractors::{Admin, CurrentMember, MaybeMember, Organiser, WARNING_PATH};
+pub use extractors::{Admin, CurrentMember, MaybeMember, Organiser, Viewer, WARNING_PATH};
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
 pub const MAX_PASSWORD_CHARS: usize = 128;

@@ -143,6 +143,23 @@ pub async fn find_member_showing_photo(db: impl PgExecutor<'_>, photo: i64) -> s
     .await
 }
 
+/// Locks a reported photo `for share` while its report is filed, if it is still an active
+/// member's current photo. A replacement deleting it (`photos::store::forget`) waits for the
+/// case and then keeps the photo for it; one that got there first leaves nothing to lock.
+pub async fn lock_shown_photo(conn: &mut PgConnection, photo: i64) -> sqlx::Result<bool> {
+    let locked = sqlx::query_scalar!(
+        "select p.id
+         from photos p
+         where p.id = $1
+           and exists (select 1 from members m where m.photo_id = p.id and m.status = 'active')
+         for share of p",
+        photo
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(locked.is_some())
+}
+
 /// An approved venue's name and city: the only venues members see.
 pub async fn find_reportable_venue(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<(String, String)>> {
     let row = sqlx::query!(

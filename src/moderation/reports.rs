@@ -232,6 +232,10 @@ async fn file_report(
         tx.rollback().await?;
         return Ok(cap_reached(layout, &me, until, report.details));
     }
+    // A photo replaced since the check above is nobody's to see any more: 404, as its URL.
+    if target.kind == TargetKind::Photo && !store::lock_shown_photo(&mut tx, target.id).await? {
+        return Err(AppError::NotFound);
+    }
     let case = store::open_case(&mut tx, target.kind, target.id, target.subject).await?;
     let report_id = store::insert_report(&mut tx, case, me.id, &report).await?;
     tx.commit().await?;

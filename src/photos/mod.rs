@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::auth::{Admin, CurrentMember, MaybeMember};
+use crate::auth::{Admin, CurrentMember, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::members::model::Member;
 use crate::web::forms::{FileFieldError, read_file_field};
@@ -122,10 +122,6 @@ struct PhotoPage {
 }
 
 impl PhotoPage {
-    fn large(&self) -> Size {
-        Size::Large
-    }
-
     fn max_megabytes(&self) -> usize {
         MAX_UPLOAD_BYTES / (1024 * 1024)
     }
@@ -230,13 +226,12 @@ async fn remove_photo(
 /// visitor gets no session and no cookie.
 async fn serve_photo(
     State(state): State<AppState>,
-    MaybeMember(viewer): MaybeMember,
+    Viewer(viewer): Viewer,
     Path((member, file)): Path<(String, String)>,
     request_headers: HeaderMap,
 ) -> AppResult<Response> {
     let member_id = model::parse_id(&member).ok_or(AppError::NotFound)?;
     let (photo_id, size) = model::parse_file_name(&file).ok_or(AppError::NotFound)?;
-    let viewer = viewer.map(|viewer| viewer.id);
     let bytes = store::read_visible(&state.pool, member_id, photo_id, size, viewer).await?.ok_or(AppError::NotFound)?;
     let etag = format!("\"{photo_id}-{}\"", size.pixels());
     let fresh = request_headers

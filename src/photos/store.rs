@@ -65,6 +65,15 @@ pub async fn set_current(conn: &mut PgConnection, member_id: i64, photo_id: Opti
 /// open moderation case is about it (an admin must still see a reported photo that its member
 /// replaced since; closing the case calls this again). Returns whether it was deleted.
 pub async fn forget(conn: &mut PgConnection, photo_id: i64) -> sqlx::Result<bool> {
+    // The row lock first, in a statement of its own: a report being filed holds the photo
+    // `for share` (`moderation::report_store::lock_shown_photo`), so this waits for its case,
+    // and the delete below, a new statement, sees that case once it is committed.
+    let exists = sqlx::query_scalar!("select id from photos where id = $1 for update", photo_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if exists.is_none() {
+        return Ok(false);
+    }
     let deleted = sqlx::query!(
         "delete from photos p
          where p.id = $1

@@ -28,17 +28,5 @@ pub async fn security_headers(State(served_over_https): State<bool>, request: Re
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
     }
-    // A response that sets a cookie is for its recipient alone, whatever its handler said:
-    // no shared cache may keep it. (A photo is `public`, and its request may be the one that
-    // extends the viewer's session.)
-    if headers.contains_key(header::SET_COOKIE)
-        && let Some(private) = headers
-            .get(header::CACHE_CONTROL)
-            .and_then(|value| value.to_str().ok())
-            .filter(|value| value.contains("public"))
-            .and_then(|value| HeaderValue::from_str(&value.replace("public", "private")).ok())
-    {
-        headers.insert(header::CACHE_CONTROL, private);
-    }
     response
 }

@@ -367,22 +367,33 @@ async fn a_logged_out_visitor_sees_an_active_members_photo_and_gets_no_session()
 }
 
 #[tokio::test]
-async fn a_photo_response_that_extends_a_session_is_kept_by_no_shared_cache() {
+async fn a_photo_request_never_writes_the_session_so_its_answer_stays_shareable() {
     let mut ann = Client::new().await;
     let id = ann.sign_up("ann").await;
     let photo = give_photo(&mut ann, id).await;
-    // Last extended long ago: the next request extends the session, and sets the cookie.
+    // Last extended long ago: a page view now would extend the session and set the cookie.
+    // A public, year-long answer must never carry a cookie, so a photo only reads the session.
     sqlx::query("update sessions set data = data || '{\"seen_on\": 1}' where data ? 'member_id'")
         .execute(&ann.pool)
         .await
         .unwrap();
+    let before: serde_json::Value = sqlx::query_scalar("select data from sessions where member_id = $1")
+        .bind(id)
+        .fetch_one(&ann.pool)
+        .await
+        .unwrap();
     let page = ann.get(&url(id, photo, Size::Small)).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.has_set_cookie());
-    assert_eq!(header(&page, "cache-control"), "private, max-age=31536000, immutable");
-    let page = ann.get(&url(id, photo, Size::Small)).await;
     assert!(!page.has_set_cookie());
     assert_eq!(header(&page, "cache-control"), "public, max-age=31536000, immutable");
+    let after: serde_json::Value = sqlx::query_scalar("select data from sessions where member_id = $1")
+        .bind(id)
+        .fetch_one(&ann.pool)
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    // A page view is what extends it.
+    assert!(ann.get("/").await.has_set_cookie());
 }
 
 #[tokio::test]
@@ -486,6 +497,38 @@ async fn a_reported_photo_is_kept_for_admins_until_its_case_is_closed() {
     drop(conn);
     assert_eq!(admin.get(&format!("/admin/photos/{reported}-384.jpg")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(admin.get(&format!("/admin/photos/{current}-96.jpg")).await.status, StatusCode::OK);
+}
+
+/// A report filed while its photo is being replaced: the report's lock comes first, so the
+/// replacement must wait for the case and then keep the photo for it.
+#[tokio::test]
+async fn a_photo_reported_while_it_is_replaced_stays_for_its_case() {
+    let mut ann = Client::new().await;
+    let id = ann.sign_up("ann").await;
+    let reported = give_photo(&mut ann, id).await;
+    let mut report = ann.pool.begin().await.unwrap();
+    assert!(cuppa::moderation::report_store::lock_shown_photo(&mut report, reported).await.unwrap());
+    // The replacement, as the upload runs it: the member's new photo, then the old one let go.
+    let pool = ann.pool.clone();
+    let replacing = tokio::spawn(async move {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("update members set photo_id = null where id = $1").bind(id).execute(&mut *tx).await.unwrap();
+        let deleted = cuppa::photos::store::forget(&mut tx, reported).await.unwrap();
+        tx.commit().await.unwrap();
+        deleted
+    });
+    // Long enough for the replacement to reach the photo's lock, were it not waiting.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!replacing.is_finished(), "the replacement waits for the report");
+    sqlx::query("insert into moderation_cases (target_kind, target_id, subject_id) values ('photo', $1, $2)")
+        .bind(reported)
+        .bind(id)
+        .execute(&mut *report)
+        .await
+        .unwrap();
+    report.commit().await.unwrap();
+    assert!(!replacing.await.unwrap(), "the reported photo is kept for its case");
+    assert_eq!(photo_rows(&ann.pool).await, 1);
 }
 
 #[tokio::test]
