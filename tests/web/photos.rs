@@ -235,20 +235,23 @@ async fn only_the_upload_takes_more_than_two_megabytes() {
     assert_eq!(photo_rows(&ann.pool).await, 1, "the photo of noise, and nothing else");
 }
 
-/// A JPEG carrying an EXIF block (APP1) whose GPS directory places it at 51°30'26.47"N
-/// 0°7'39.93"W, written byte by byte (big-endian TIFF).
+/// A phone's JPEG: an EXIF block (APP1), written byte by byte (big-endian TIFF), whose GPS
+/// directory places it at 51°30'26.47"N 0°7'39.93"W and whose orientation says "turn a
+/// quarter clockwise to show" (6). The pixels as stored are 400 x 300, red on the left half
+/// and blue on the right, so upright the photo is red above blue.
 fn jpeg_with_gps() -> (Vec<u8>, Vec<u8>) {
     let rational = |n: u32, d: u32| [n.to_be_bytes(), d.to_be_bytes()].concat();
     let entry = |tag: u16, kind: u16, count: u32, value: [u8; 4]| {
         [&tag.to_be_bytes()[..], &kind.to_be_bytes(), &count.to_be_bytes(), &value].concat()
     };
-    // TIFF header (8), IFD0 with one entry (2 + 12 + 4) at 8, the GPS IFD at 26 with four
-    // entries (2 + 48 + 4), then the two coordinates' rationals at 80 and 104.
-    let gps_ifd = 26u32;
-    let (latitude_at, longitude_at) = (80u32, 104u32);
+    // TIFF header (8), IFD0 with two entries (2 + 24 + 4) at 8, the GPS IFD at 38 with four
+    // entries (2 + 48 + 4), then the two coordinates' rationals at 92 and 116.
+    let gps_ifd = 38u32;
+    let (latitude_at, longitude_at) = (92u32, 116u32);
     let mut tiff = b"MM\x00\x2a".to_vec();
     tiff.extend(8u32.to_be_bytes());
-    tiff.extend(1u16.to_be_bytes());
+    tiff.extend(2u16.to_be_bytes());
+    tiff.extend(entry(0x0112, 3, 1, [0, 6, 0, 0])); // Orientation: turn 90° clockwise to show
     tiff.extend(entry(0x8825, 4, 1, gps_ifd.to_be_bytes())); // GPSInfo: where the GPS IFD is
     tiff.extend(0u32.to_be_bytes());
     tiff.extend(4u16.to_be_bytes());
@@ -262,7 +265,10 @@ fn jpeg_with_gps() -> (Vec<u8>, Vec<u8>) {
     tiff.extend([rational(0, 1), rational(7, 1), rational(3993, 100)].concat());
     let mut app1 = b"Exif\0\0".to_vec();
     app1.extend(&tiff);
-    let file = jpeg(300);
+    let halves = RgbImage::from_fn(400, 300, |x, _| image::Rgb(if x < 200 { [220, 20, 20] } else { [20, 20, 220] }));
+    let mut file = Cursor::new(Vec::new());
+    DynamicImage::ImageRgb8(halves).write_to(&mut file, ImageFormat::Jpeg).unwrap();
+    let file = file.into_inner();
     let mut segment = vec![0xFF, 0xE1];
     segment.extend(u16::try_from(app1.len() + 2).unwrap().to_be_bytes());
     segment.extend(&app1);
@@ -279,7 +285,7 @@ fn exif_of(jpeg: &[u8]) -> Option<Vec<u8>> {
 }
 
 #[tokio::test]
-async fn a_photos_location_and_other_metadata_are_not_stored() {
+async fn a_photos_location_and_other_metadata_are_not_stored_and_it_is_turned_upright() {
     let (file, gps) = jpeg_with_gps();
     // The file really carries it, as a decoder reads it.
     let exif = exif_of(&file).expect("the upload has EXIF");
@@ -290,13 +296,18 @@ async fn a_photos_location_and_other_metadata_are_not_stored() {
     let page = upload(&mut ann, "holiday.jpg", &file).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text(".field-error"));
     let (small, large) = stored(&ann.pool, current_photo(&ann.pool, id).await.unwrap()).await;
-    for bytes in [small, large] {
-        assert_eq!(exif_of(&bytes), None);
+    for bytes in [&small, &large] {
+        assert_eq!(exif_of(bytes), None);
         let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
         assert!(!contains(b"Exif"));
         assert!(!contains(&gps), "the latitude's bytes");
         assert!(!contains(&[0x88, 0x25, 0x00, 0x04]), "the GPS directory's tag");
     }
+    // No orientation is stored, so the turn was made in the pixels: red above, blue below.
+    let upright = image::load_from_memory(&large).unwrap().to_rgb8();
+    let (top, bottom) = (upright.get_pixel(192, 20).0, upright.get_pixel(192, 364).0);
+    assert!(top[0] > 150 && top[2] < 90, "top {top:?}");
+    assert!(bottom[2] > 150 && bottom[0] < 90, "bottom {bottom:?}");
 }
 
 #[tokio::test]
