@@ -30,7 +30,6 @@ use sqlx::PgPool;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -59,8 +58,13 @@ impl axum::extract::FromRef<AppState> for web::TrustedProxies {
     }
 }
 
-/// Requests taking longer than this are answered 408 and their work dropped.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Requests taking longer than their limit are answered 408 and their work dropped: 20 s,
+/// or 120 s for the two uploads (a file, multipart), whose time includes sending it.
+pub const TIMEOUTS: web::timeout::Timeouts = web::timeout::Timeouts {
+    pages: Duration::from_secs(20),
+    uploads: Duration::from_secs(120),
+    upload_paths: &["/settings/photo", "/settings/import"],
+};
 /// Nothing Cuppa accepts is larger than this: the photo upload's limit, the largest. Every
 /// other route reads its body through axum's extractors, which keep their default limit of
 /// 2 MB (only the upload route raises it), and the CSRF check reads at most 256 KiB of a form.
@@ -111,7 +115,7 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .layer(from_fn(web::csrf::verify_csrf))
         .layer(sessions)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(from_fn_with_state(TIMEOUTS, web::timeout::limit_time))
         .layer(from_fn(web::errors::render_error_pages))
         .layer(from_fn_with_state(secure_cookies, web::headers::security_headers))
         .layer(CompressionLayer::new())

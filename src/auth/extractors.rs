@@ -41,11 +41,11 @@ pub struct Organiser(pub Member);
 #[derive(Clone, Debug)]
 pub struct Admin(pub Member);
 
-/// Who asks, for answers that a viewer can only narrow (a photo, which a block hides): the
-/// session's member id, read from the session alone, without the member's row, and never
-/// written back. No status or age check is needed: an id only takes more away (a block), and
-/// whatever is left is served to logged-out visitors too. One round trip fewer than
-/// `MaybeMember` on the most requested path, the photos of every list.
+/// Who asks, for the most requested path, the photos of every list: the session's member id,
+/// read from the session alone, without the member's row, and never written back (no day
+/// stamp, no flash). One round trip fewer than `MaybeMember`; the caller checks the member's
+/// status in its own statement (a suspended member's session still holds its id until their
+/// next page logs them out).
 #[derive(Clone, Copy, Debug)]
 pub struct Viewer(pub Option<i64>);
 

@@ -287,20 +287,15 @@ pub async fn allow_photos(pool: &PgPool, actor: Actor<'_>, id: i64, handle: &str
 }
 
 /// What the member is told when their photo is removed for `reason`, the `removals`-th time.
-/// The reason is in the notice's one line, as the notification list shows only that line.
+/// The reason is in the notice's one line, as the notification list shows only that line; the
+/// line is the email's subject too, so the rest (what they can do now) is in the body only.
 pub fn photo_removed_notice(reason: &str, removals: i16) -> Notice {
-    let stopped = removals >= photos::MAX_REMOVALS;
-    let mut text = format!("The Cuppa team removed your photo, saying: “{reason}”");
-    if stopped {
-        text.push_str(
-            " An earlier photo of yours was removed too, so you cannot upload another until an admin allows it.",
-        );
-    }
-    let next = if stopped {
+    let text = format!("The Cuppa team removed your photo: “{reason}”.");
+    let next = if removals >= photos::MAX_REMOVALS {
         "An earlier photo of yours was removed too, so you cannot upload another until an admin allows it. \
          If you think this is a mistake, write to the Cuppa team."
     } else {
-        "You can upload another photo that follows the community guidelines. If another photo is removed, \
+        "You can upload another photo. If another photo is removed, \
          you will not be able to upload again until an admin allows it."
     };
     let body = format!("The Cuppa team removed your profile photo.\n\nWhy: {reason}\n\n{next}");
@@ -341,13 +336,14 @@ mod tests {
 
     #[test]
     fn a_photo_notice_says_why_and_when_uploads_stop() {
-        let first = photo_removed_notice("Not a photo of you.", 1);
+        let first = photo_removed_notice("Not a photo of you", 1);
         assert_eq!(first.kind, Kind::PhotoRemoved);
-        assert_eq!(first.text, "The Cuppa team removed your photo, saying: “Not a photo of you.”");
-        assert!(first.body.contains("Why: Not a photo of you."), "{}", first.body);
-        assert!(first.body.contains("You can upload another photo"), "{}", first.body);
-        let second = photo_removed_notice("Again.", 2);
-        assert!(second.text.contains("you cannot upload another until an admin allows it"), "{}", second.text);
+        assert_eq!(first.text, "The Cuppa team removed your photo: “Not a photo of you”.");
+        assert!(first.body.contains("Why: Not a photo of you"), "{}", first.body);
+        assert!(first.body.contains("You can upload another photo."), "{}", first.body);
+        assert!(!first.body.contains("guidelines"), "Cuppa has no guidelines page: {}", first.body);
+        let second = photo_removed_notice("Again", 2);
+        assert_eq!(second.text, "The Cuppa team removed your photo: “Again”.", "the line is the email's subject");
         assert!(second.body.contains("you cannot upload another until an admin allows it"), "{}", second.body);
         assert_eq!(second.link, "/settings/photo");
         assert!(check_reason_within(&"x".repeat(MAX_PHOTO_REASON_CHARS + 1), MAX_PHOTO_REASON_CHARS).is_err());

@@ -127,16 +127,19 @@ pub async fn find_reportable_member(db: impl PgExecutor<'_>, id: i64) -> sqlx::R
     .await
 }
 
-/// The active member whose current photo is `photo`: the only photos members see. (A portrait
-/// the demo seed drew may be several members'; the first of them stands for it.)
-pub async fn find_member_showing_photo(db: impl PgExecutor<'_>, photo: i64) -> sqlx::Result<Option<ReportableMember>> {
+/// Active member `member`, when their current photo is `photo`: the only photos members see.
+/// (A portrait the demo seed drew is several members' photo, so the member is named too.)
+pub async fn find_member_showing_photo(
+    db: impl PgExecutor<'_>,
+    member: i64,
+    photo: i64,
+) -> sqlx::Result<Option<ReportableMember>> {
     sqlx::query_as!(
         ReportableMember,
         "select id, handle, display_name
          from members
-         where photo_id = $1 and status = 'active'
-         order by id
-         limit 1",
+         where id = $1 and photo_id = $2 and status = 'active'",
+        member,
         photo
     )
     .fetch_optional(db)

@@ -1,11 +1,12 @@
 //! Reports and the admins' queue of cases. Any member reports a profile, a photo, an invitation
-//! (its notes), a venue or a meetup at `/report/{kind}/{id}`, and follows what became of their
-//! reports at `/settings/reports`. Reports of one target are handled together as one case, the
-//! target's open case or a new one; admins read the queue at `/admin/reports`, note, and resolve
-//! (action taken) or dismiss (no action) each case with an outcome its reporters read. The
-//! reported member is never told who reported them. Writes `moderation_cases`, `reports`,
-//! `case_notes` and, through `audit`, `audit_log`. A reported photo is kept while its case is
-//! open, even once replaced, and let go (`photos::store::forget`) when the case closes.
+//! (its notes), a venue or a meetup at `/report/{kind}/{id}` (for a photo, `{member}-{photo}`),
+//! and follows what became of their reports at `/settings/reports`. Reports of one target are
+//! handled together as one case, the target's open case or a new one; admins read the queue at
+//! `/admin/reports`, note, and resolve (action taken) or dismiss (no action) each case with an
+//! outcome its reporters read. The reported member is never told who reported them. Writes
+//! `moderation_cases`, `reports`, `case_notes` and, through `audit`, `audit_log`. A reported
+//! photo is kept while its case is open, even once replaced, and let go
+//! (`photos::store::forget`) when the case closes.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -31,6 +32,7 @@ use crate::error::{AppError, AppResult};
 use crate::invitations::store::NoShow;
 use crate::meetups::store::MeetupNoShow;
 use crate::members::model::Member;
+use crate::photos;
 use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 
@@ -67,6 +69,8 @@ fn when_in(zone: Tz, time: &DateTime<Utc>) -> String {
 struct Reportable {
     kind: TargetKind,
     id: i64,
+    /// The `{id}` of its address: the id, or `{member}-{photo}` for a photo.
+    key: String,
     /// The profile's owner, the other side of the invitation, the meetup's organiser; none for
     /// a venue.
     subject: Option<i64>,
@@ -80,24 +84,36 @@ struct Reportable {
 /// not numbers, and anything the reporter cannot see are 404, as everywhere: a member who
 /// blocked the reporter, an invitation of other people, a meetup hidden from them. A member
 /// the reporter blocked can still be reported; nobody can report themselves (409).
-async fn find_reportable(state: &AppState, me: &Member, kind: &str, id: &str) -> AppResult<Reportable> {
+async fn find_reportable(state: &AppState, me: &Member, kind: &str, key: &str) -> AppResult<Reportable> {
     let kind = TargetKind::from_path(kind).ok_or(AppError::NotFound)?;
-    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    // A photo's is `{member}-{photo}`: a portrait the demo seed drew is several members', so
+    // the photo alone would not say whose it is.
+    let (owner, id) = match kind {
+        TargetKind::Photo => parse_photo_key(key).map(|(member, photo)| (Some(member), photo)),
+        _ => key.parse().ok().map(|id| (None, id)),
+    }
+    .ok_or(AppError::NotFound)?;
+    let key = match owner {
+        Some(member) => format!("{member}-{id}"),
+        None => id.to_string(),
+    };
     match kind {
         TargetKind::Member => {
             let target = store::find_reportable_member(&state.pool, id).await?;
-            let target = reportable_member(state, me, target, "You cannot report yourself.").await?;
+            let (target, _) = reportable_member(state, me, target, "You cannot report yourself.").await?;
             let description = format!("the profile of {} (@{})", target.display_name, target.handle);
-            Ok(Reportable { kind, id, subject: Some(target.id), description, picture: None })
+            Ok(Reportable { kind, id, key, subject: Some(target.id), description, picture: None })
         }
         TargetKind::Photo => {
-            // Only a photo someone shows now, to a reporter who may see it: a photo replaced
-            // since is nobody's to see any more (its URL answers 404).
-            let target = store::find_member_showing_photo(&state.pool, id).await?;
-            let target = reportable_member(state, me, target, "You cannot report your own photo.").await?;
+            // Only a photo the member shows now, to a reporter who may see it: a photo
+            // replaced since is nobody's to see any more (its URL answers 404).
+            let owner = owner.ok_or(AppError::NotFound)?;
+            let target = store::find_member_showing_photo(&state.pool, owner, id).await?;
+            let (target, i_block) = reportable_member(state, me, target, "You cannot report your own photo.").await?;
             let description = format!("the photo of {} (@{})", target.display_name, target.handle);
-            let picture = Some(crate::photos::model::url(target.id, id, crate::photos::model::Size::Small));
-            Ok(Reportable { kind, id, subject: Some(target.id), description, picture })
+            // None for a reporter who blocked the member: its URL answers 404 across a block.
+            let picture = (!i_block).then(|| photos::model::url(target.id, id, photos::model::Size::Large));
+            Ok(Reportable { kind, id, key, subject: Some(target.id), description, picture })
         }
         TargetKind::Invitation => {
             // Its two people only. Not refused across a block: the reporter knows the
@@ -107,12 +123,12 @@ async fn find_reportable(state: &AppState, me: &Member, kind: &str, id: &str) ->
             let side = invitation.side_of(me.id).ok_or(AppError::NotFound)?;
             let (other, other_name, _) = invitation.other(side);
             let description = format!("your coffee invitation with {other_name} (its notes)");
-            Ok(Reportable { kind, id, subject: Some(other), description, picture: None })
+            Ok(Reportable { kind, id, key, subject: Some(other), description, picture: None })
         }
         TargetKind::Venue => {
             let (name, city) = store::find_reportable_venue(&state.pool, id).await?.ok_or(AppError::NotFound)?;
             let description = format!("the venue {name}, {city}");
-            Ok(Reportable { kind, id, subject: None, description, picture: None })
+            Ok(Reportable { kind, id, key, subject: None, description, picture: None })
         }
         TargetKind::Meetup => {
             let mut conn = state.pool.acquire().await?;
@@ -121,20 +137,26 @@ async fn find_reportable(state: &AppState, me: &Member, kind: &str, id: &str) ->
                 return Err(AppError::Conflict("You cannot report your own meetup.".to_owned()));
             }
             let description = format!("the meetup “{}” organised by {}", meetup.title, meetup.organiser_name);
-            Ok(Reportable { kind, id, subject: Some(meetup.organiser_id), description, picture: None })
+            Ok(Reportable { kind, id, key, subject: Some(meetup.organiser_id), description, picture: None })
         }
     }
 }
 
+/// `{member}-{photo}`, two ids in digits only, as a photo's report address names it.
+fn parse_photo_key(key: &str) -> Option<(i64, i64)> {
+    let (member, photo) = key.split_once('-')?;
+    Some((photos::model::parse_id(member)?, photos::model::parse_id(photo)?))
+}
+
 /// `target` when `me` may report them (or their photo): not themselves (409, saying `own`),
 /// and 404 when there is nobody or they blocked the reporter, as their profile answers. A
-/// member the reporter blocked stays reportable.
+/// member the reporter blocked stays reportable; the flag says whether the reporter did.
 async fn reportable_member(
     state: &AppState,
     me: &Member,
     target: Option<ReportableMember>,
     own: &str,
-) -> AppResult<ReportableMember> {
+) -> AppResult<(ReportableMember, bool)> {
     let target = target.ok_or(AppError::NotFound)?;
     if target.id == me.id {
         return Err(AppError::Conflict(own.to_owned()));
@@ -143,7 +165,7 @@ async fn reportable_member(
     if relation.blocks_me && !relation.i_block {
         return Err(AppError::NotFound);
     }
-    Ok(target)
+    Ok((target, relation.i_block))
 }
 
 #[derive(Template, WebTemplate)]
@@ -159,7 +181,7 @@ struct ReportPage {
 
 impl ReportPage {
     fn new(layout: Layout, target: Reportable, form: ReportForm, errors: FieldErrors) -> Self {
-        let action = format!("/report/{}/{}", target.kind.value(), target.id);
+        let action = format!("/report/{}/{}", target.kind.value(), target.key);
         ReportPage { layout, action, description: target.description, picture: target.picture, form, errors }
     }
 
@@ -232,11 +254,14 @@ async fn file_report(
         tx.rollback().await?;
         return Ok(cap_reached(layout, &me, until, report.details));
     }
+    // The case row before the photo, in the order `decide` takes them (`lock_case`, then
+    // `forget` locks the photo): the other order deadlocks with an admin closing the case.
+    let case = store::open_case(&mut tx, target.kind, target.id, target.subject).await?;
     // A photo replaced since the check above is nobody's to see any more: 404, as its URL.
     if target.kind == TargetKind::Photo && !store::lock_shown_photo(&mut tx, target.id).await? {
+        tx.rollback().await?;
         return Err(AppError::NotFound);
     }
-    let case = store::open_case(&mut tx, target.kind, target.id, target.subject).await?;
     let report_id = store::insert_report(&mut tx, case, me.id, &report).await?;
     tx.commit().await?;
     Flash::success("Thank you. Your report has been received.").push(&session).await?;
@@ -555,8 +580,8 @@ async fn decide(
 }
 
 /// Removes the photo a case is about, with a reason its member reads (`actions::remove_photo`:
-/// only while it is still their photo). The case stays open: the admin then tells the
-/// reporters by resolving it.
+/// only while it is still their photo). An open case stays open: the admin then tells the
+/// reporters by resolving it. A closed one keeps nothing, so the photo is deleted now.
 async fn remove_reported_photo(
     State(state): State<AppState>,
     session: Session,
@@ -579,7 +604,12 @@ async fn remove_reported_photo(
         super::actions::remove_photo(&state.pool, Actor::Admin(&admin), subject.id, &subject.handle, photo.id, &reason)
             .await?;
     let done = super::photo_removed_message(&subject.handle, removals);
-    Flash::success(format!("{done} Resolve the case to tell its reporters.")).push(&session).await?;
+    let next = if case.status == CaseStatus::Open {
+        "Resolve the case to tell its reporters."
+    } else {
+        "This case is closed already: its reporters are not told."
+    };
+    Flash::success(format!("{done} {next}")).push(&session).await?;
     Ok(Redirect::to(&format!("/admin/reports/{id}")).into_response())
 }
 

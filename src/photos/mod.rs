@@ -17,19 +17,19 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::handler::Handler;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tower_sessions::Session;
 
 use crate::AppState;
 use crate::auth::{Admin, CurrentMember, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::members::model::Member;
-use crate::web::forms::{FileFieldError, read_file_field};
+use crate::web::forms::{FileFieldError, drain_multipart, read_file_field};
 use crate::web::routes::Routes;
 use crate::web::{Flash, Layout};
 use model::Size;
 use picture::{MAX_UPLOAD_BYTES, PictureError};
-use store::PhotoSettings;
+use store::{PhotoSettings, UploadBar};
 
 /// Photos an admin may remove before the member can upload no more until an admin allows it.
 pub const MAX_REMOVALS: i16 = 2;
@@ -54,6 +54,20 @@ pub fn routes() -> Routes<AppState> {
 
 /// The one slot picture work runs in.
 static PICTURE_WORK: Semaphore = Semaphore::const_new(1);
+/// Uploads at once, from reading the file to storing the photo. Each holds its file (up to
+/// 8 MB) while it arrives and waits for the picture slot: without a bound, a hundred parallel
+/// uploads would hold 800 MB. Past it an upload is turned away at once, its file unread. 16
+/// (at most 128 MB of files) leaves room for several members sending over slow connections
+/// while others wait for the slot.
+const MAX_UPLOADS: usize = 16;
+static UPLOADS: Semaphore = Semaphore::const_new(MAX_UPLOADS);
+/// How soon a member turned away because of [`UPLOADS`] is asked to try again.
+const BUSY_RETRY_SECS: u32 = 60;
+
+/// A place among the uploads in progress ([`UPLOADS`]), or None when they are all taken.
+fn admit_upload() -> Option<SemaphorePermit<'static>> {
+    UPLOADS.try_acquire().ok()
+}
 
 /// Runs CPU-heavy picture work (decoding, resizing and encoding an upload: tens to hundreds of
 /// milliseconds of a core each) on the blocking pool, one job at a time. `spawn_blocking`
@@ -87,6 +101,8 @@ enum UploadError {
          If you think this is a mistake, please write to the Cuppa team."
     )]
     NotAllowed,
+    #[error("Many photos are being processed right now; please try again in a minute.")]
+    Busy,
     #[error("{0}")]
     Picture(#[from] PictureError),
 }
@@ -95,6 +111,7 @@ impl UploadError {
     fn status(&self) -> StatusCode {
         match self {
             UploadError::NotAllowed => StatusCode::FORBIDDEN,
+            UploadError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
@@ -167,24 +184,36 @@ async fn upload_photo(
         }
         Err(refused) => {
             page.error = Some(refused.to_string());
-            Ok((refused.status(), page).into_response())
+            let mut response = (refused.status(), page).into_response();
+            if let UploadError::Busy = refused {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_SECS));
+            }
+            Ok(response)
         }
     }
 }
 
 /// Reads, decodes and stores the upload; the outer error is a failure of Cuppa's, the inner
-/// one a refusal for the member.
+/// one a refusal for the member. A refusal before the file is read whole reads the rest of
+/// the body first (`drain_multipart`): answered while the browser is still sending, the
+/// connection would be closed under it, and it would show "connection reset", not the page.
 async fn store_upload(
     state: &AppState,
     member_id: i64,
     settings: PhotoSettings,
     multipart: &mut Multipart,
 ) -> AppResult<Result<(), UploadError>> {
-    // Checked before the work, and again under the row lock below: an admin's removal may
-    // land meanwhile.
-    if !settings.may_upload() {
-        return Ok(Err(UploadError::NotAllowed));
+    // Checked before the work, and again under the row lock below: an admin's removal, a
+    // suspension or a deletion may land meanwhile.
+    if let Some(bar) = settings.upload_bar() {
+        drain_multipart(multipart).await;
+        return barred(bar);
     }
+    // Held until the photo is stored: the file is in memory all that time.
+    let Some(_place) = admit_upload() else {
+        drain_multipart(multipart).await;
+        return Ok(Err(UploadError::Busy));
+    };
     let bytes = match read_file_field(multipart, "file", MAX_UPLOAD_BYTES).await {
         Ok(bytes) => bytes,
         Err(err) => return Ok(Err(err.into())),
@@ -194,13 +223,23 @@ async fn store_upload(
         Err(err) => return Ok(Err(err.into())),
     };
     let mut tx = state.pool.begin().await?;
-    if !store::lock_settings(&mut tx, member_id).await?.may_upload() {
-        return Ok(Err(UploadError::NotAllowed));
+    if let Some(bar) = store::lock_settings(&mut tx, member_id).await?.upload_bar() {
+        return barred(bar);
     }
     let id = store::insert_photo(&mut tx, Some(member_id), &photo).await?;
     store::set_current(&mut tx, member_id, Some(id)).await?;
     tx.commit().await?;
     Ok(Ok(()))
+}
+
+/// The answer to an upload `bar` stops: a deleted account is gone (404, as for any page of
+/// theirs), a suspended member gets the 403 every action of theirs gets.
+fn barred(bar: UploadBar) -> AppResult<Result<(), UploadError>> {
+    match bar {
+        UploadBar::Deleted => Err(AppError::NotFound),
+        UploadBar::Suspended => Err(AppError::Forbidden("Your account is suspended.")),
+        UploadBar::RemovedTwice => Ok(Err(UploadError::NotAllowed)),
+    }
 }
 
 /// Back to the initial. The photo is deleted unless a report about it is still open.
@@ -220,16 +259,18 @@ async fn remove_photo(
     Ok(Redirect::to(SETTINGS_PATH))
 }
 
-/// A member's photo, to anyone who may see the member: the same 404 as for a photo that never
-/// existed once it is replaced or removed, and for a hidden, suspended or deleted member or
-/// across a block. The viewer is read from the session without writing one: a logged-out
-/// visitor gets no session and no cookie.
+/// A member's photo, to a member who may see its owner's profile: the same 404 as for a photo
+/// that never existed once it is replaced or removed, for a hidden, suspended or deleted
+/// member, across a block, and to a logged-out visitor (profiles are for members, and a
+/// blocked member could otherwise log out to look). The viewer is read from the session
+/// without writing it, so a photo never carries a cookie.
 async fn serve_photo(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
     Path((member, file)): Path<(String, String)>,
     request_headers: HeaderMap,
 ) -> AppResult<Response> {
+    let viewer = viewer.ok_or(AppError::NotFound)?;
     let member_id = model::parse_id(&member).ok_or(AppError::NotFound)?;
     let (photo_id, size) = model::parse_file_name(&file).ok_or(AppError::NotFound)?;
     let bytes = store::read_visible(&state.pool, member_id, photo_id, size, viewer).await?.ok_or(AppError::NotFound)?;
@@ -277,7 +318,7 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use super::{etag_matches, run_bounded};
+    use super::{MAX_UPLOADS, admit_upload, etag_matches, run_bounded};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn picture_work_runs_one_job_at_a_time() {
@@ -299,6 +340,17 @@ mod tests {
             job.await.unwrap().unwrap();
         }
         assert_eq!(most.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn at_most_sixteen_uploads_are_in_progress_and_a_finished_one_frees_its_place() {
+        let mut places: Vec<_> =
+            (0..MAX_UPLOADS).map(|n| admit_upload().unwrap_or_else(|| panic!("place {n}"))).collect();
+        assert_eq!(places.len(), 16);
+        assert!(admit_upload().is_none(), "one more upload is turned away");
+        places.pop();
+        let _taken = admit_upload().expect("a place freed is taken again");
+        assert!(admit_upload().is_none());
     }
 
     #[test]

@@ -38,10 +38,11 @@ pub fn parse_file_name(name: &str) -> Option<(i64, Size)> {
     Some((parse_id(photo)?, Size::from_pixels(pixels)?))
 }
 
-/// An id in a photo's URL: digits only.
+/// An id in a photo's URL: digits only, with no leading zero.
 pub fn parse_id(text: &str) -> Option<i64> {
-    // `parse` would take a leading '+', which would give one photo two URLs.
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+    // `parse` would take a leading '+' or zeros ("007"), which would give one photo more
+    // than one URL.
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) || (text.starts_with('0') && text != "0") {
         return None;
     }
     text.parse().ok()
@@ -62,6 +63,11 @@ mod tests {
             assert_eq!(parse_file_name(bad), None, "{bad}");
         }
         assert_eq!(parse_id("7"), Some(7));
-        assert_eq!(parse_id("+7"), None);
+        assert_eq!(parse_id("70"), Some(70));
+        assert_eq!(parse_id("0"), Some(0));
+        for bad in ["+7", "07", "007", "00", ""] {
+            assert_eq!(parse_id(bad), None, "{bad}");
+        }
+        assert_eq!(parse_file_name("042-96.jpg"), None);
     }
 }

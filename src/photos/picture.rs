@@ -11,6 +11,7 @@ use std::io::Cursor;
 use image::codecs::jpeg::JpegEncoder;
 use image::error::{ImageError, LimitErrorKind};
 use image::imageops::FilterType;
+use image::metadata::Orientation;
 use image::{DynamicImage, GenericImageView, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 
 use super::model::Size;
@@ -19,7 +20,10 @@ use super::model::Size;
 pub const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
 /// The widest or tallest image decoded at all: past every phone camera (8,064 px at 48 MP).
 const MAX_SIDE: u32 = 10_000;
-/// The most memory one decode may take. A 48 MP photo in RGB is 146 MB; one at a time runs.
+/// The most memory a decoded image may take, checked from the header before any pixel is
+/// allocated. A 48 MP photo in RGB is 146 MB; a 10,000-pixel square of 16-bit RGBA would be
+/// 800 MB from a file of under 1 MB. Everything after the decode works on a copy of at most
+/// twice the large size, so this is the peak, and one upload is processed at a time.
 const MAX_ALLOC: u64 = 192 * 1024 * 1024;
 /// A smaller image cannot fill the small size without looking blurred.
 pub const MIN_SIDE: u32 = Size::Small.pixels();
@@ -33,7 +37,7 @@ pub enum PictureError {
     NotAnImage,
     #[error("This image is damaged or cut off, so it cannot be read. Please choose the file again.")]
     Damaged,
-    #[error("This image is too large to read: at most {MAX_SIDE} pixels on a side, please.")]
+    #[error("This image has too many pixels to read: at most 10,000 on a side and about 48 megapixels, please.")]
     TooLarge,
     #[error("This image is too small: it should be at least {MIN_SIDE} by {MIN_SIDE} pixels.")]
     TooSmall,
@@ -45,10 +49,11 @@ pub struct Encoded {
     pub large: Vec<u8>,
 }
 
-/// Reads an upload into pixels, upright, refusing what is not really a JPEG, PNG or WebP
-/// image, what claims more pixels than the limits (before any pixel memory is taken: a small
-/// PNG declaring 50,000 x 50,000 pixels is refused from its header), and what is cut off.
-pub fn decode(bytes: &[u8]) -> Result<DynamicImage, PictureError> {
+/// Reads an upload into pixels as the file stores them, with the turn that makes them upright,
+/// refusing what is not really a JPEG, PNG or WebP image, what claims more pixels or memory
+/// than the limits (from its header, before any pixel memory is taken: a small PNG declaring
+/// 50,000 x 50,000 pixels is refused at once), and what is cut off.
+pub fn decode(bytes: &[u8]) -> Result<(DynamicImage, Orientation), PictureError> {
     let mut reader =
         ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| PictureError::NotAnImage)?;
     // The format comes from the file's first bytes, never from its name or declared type.
@@ -67,36 +72,51 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, PictureError> {
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(refusal)?;
+    // `into_decoder` checks the sides only; the memory limit is `decode()`'s, which cannot
+    // give the orientation, so it is checked here.
+    if decoder.total_bytes() > MAX_ALLOC {
+        return Err(PictureError::TooLarge);
+    }
     // Phones store pixels as the sensor saw them and say "turn this" in EXIF; the re-encode
-    // drops EXIF, so the turn is made here or the photo shows sideways.
+    // drops EXIF, so the turn must be made in the pixels or the photo shows sideways.
     let orientation = decoder.orientation().map_err(refusal)?;
-    let mut image = DynamicImage::from_decoder(decoder).map_err(refusal)?;
-    image.apply_orientation(orientation);
-    Ok(image)
+    let image = DynamicImage::from_decoder(decoder).map_err(refusal)?;
+    Ok((image, orientation))
 }
 
 /// Decodes and encodes: the whole of an upload's processing.
 pub fn prepare(bytes: &[u8]) -> Result<Encoded, PictureError> {
-    let image = decode(bytes)?;
+    let (image, orientation) = decode(bytes)?;
     let (width, height) = image.dimensions();
     if width.min(height) < MIN_SIDE {
         return Err(PictureError::TooSmall);
     }
-    Ok(encode(&image))
+    // A centred square stays the centred square under any turn or flip, so the small square
+    // is turned rather than the whole photo: a full-size image is never copied.
+    let mut square = centred_square(&image);
+    drop(image);
+    square.apply_orientation(orientation);
+    Ok(encode(&square))
 }
 
-/// The centred square of an image, shrunk to both sizes and encoded as JPEG. Transparent
-/// pixels are laid on white (JPEG has no transparency).
-pub fn encode(image: &DynamicImage) -> Encoded {
+/// The centred square of an image, at most twice the large size: read through a view of the
+/// original, never copied whole. Past that size a fast box filter shrinks it (a good filter
+/// over a 4,000-pixel side costs seconds, over twice the target a few milliseconds, and looks
+/// the same at the end).
+fn centred_square(image: &DynamicImage) -> DynamicImage {
     let (width, height) = image.dimensions();
     let side = width.min(height);
-    let mut square = image.crop_imm((width - side) / 2, (height - side) / 2, side, side);
-    // A fast box-filter step first: a good filter over a 4,000-pixel side costs seconds, over
-    // twice the target size a few milliseconds, and looks the same at the end.
+    let view = image::imageops::crop_imm(image, (width - side) / 2, (height - side) / 2, side, side);
+    let most = 2 * Size::Large.pixels();
+    let square = if side > most { image::imageops::thumbnail(&*view, most, most) } else { view.to_image() };
+    DynamicImage::ImageRgba8(square)
+}
+
+/// The centred square of an upright image, shrunk to both sizes and encoded as JPEG.
+/// Transparent pixels are laid on white (JPEG has no transparency).
+pub fn encode(image: &DynamicImage) -> Encoded {
+    let square = centred_square(image);
     let large_side = Size::Large.pixels();
-    if side > 2 * large_side {
-        square = square.thumbnail(2 * large_side, 2 * large_side);
-    }
     // `DynamicImage`'s own methods, not the generic `imageops::resize`: those are compiled
     // inside `image`, which debug builds optimise (Cargo.toml), so tests and the demo seed
     // are not slowed by an unoptimised copy in Cuppa's crate. Same pixels either way.

@@ -8,6 +8,7 @@ use sqlx::{PgConnection, PgExecutor};
 
 use super::model::Size;
 use super::picture::Encoded;
+use crate::members::model::Status;
 
 /// What the photo settings page and the upload need to know about the member.
 #[derive(Clone, Copy, Debug)]
@@ -16,12 +17,37 @@ pub struct PhotoSettings {
     pub photo_id: Option<i64>,
     /// Photos an admin removed since uploads were last allowed.
     pub removals: i16,
+    /// The member's status: an upload that ends after a suspension or a deletion stores nothing.
+    pub status: Status,
+}
+
+/// Why an upload may not be stored now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadBar {
+    /// The account was deleted: nothing of theirs may be stored any more.
+    Deleted,
+    /// Suspended: no admin has seen this photo, and the member can do nothing until it lifts.
+    Suspended,
+    /// Admins removed the member's photos twice (see [`PhotoSettings::may_upload`]).
+    RemovedTwice,
 }
 
 impl PhotoSettings {
     /// Removed twice: no more uploads until an admin allows them again.
     pub fn may_upload(&self) -> bool {
         self.removals < super::MAX_REMOVALS
+    }
+
+    /// What stops an upload from being stored, if anything. Checked again under the row lock
+    /// when the upload is written: decoding it and waiting for the picture slot take seconds,
+    /// in which the member may be suspended or delete their account.
+    pub fn upload_bar(&self) -> Option<UploadBar> {
+        match self.status {
+            Status::Deleted => Some(UploadBar::Deleted),
+            Status::Suspended => Some(UploadBar::Suspended),
+            Status::Active | Status::Hidden if !self.may_upload() => Some(UploadBar::RemovedTwice),
+            Status::Active | Status::Hidden => None,
+        }
     }
 }
 
@@ -87,17 +113,18 @@ pub async fn forget(conn: &mut PgConnection, photo_id: i64) -> sqlx::Result<bool
     Ok(deleted.rows_affected() == 1)
 }
 
-/// The bytes of member `member_id`'s photo `photo_id` in `size`, as `viewer` (None: someone
-/// logged out) may see them: only while it is the member's current photo, the member is
-/// active (or is the viewer: a hidden member still sees their own), and no block stands
-/// between the two either way. Anything else is None, which the page answers with the same 404
-/// as a photo that never existed, so a block or a hiding cannot be told from a change of photo.
+/// The bytes of member `member_id`'s photo `photo_id` in `size`, as member `viewer` may see
+/// them: only while it is the member's current photo, the member is active (or is the viewer:
+/// a hidden member still sees their own), the viewer is not suspended or deleted (the session
+/// is read without the member's row, see `auth::Viewer`), and no block stands between the two
+/// either way. Anything else is None, which the page answers with the same 404 as a photo that
+/// never existed, so a block or a hiding cannot be told from a change of photo.
 pub async fn read_visible(
     db: impl PgExecutor<'_>,
     member_id: i64,
     photo_id: i64,
     size: Size,
-    viewer: Option<i64>,
+    viewer: i64,
 ) -> sqlx::Result<Option<Vec<u8>>> {
     // `case` reads (and fetches from TOAST) only the size asked for.
     sqlx::query_scalar!(
@@ -107,6 +134,7 @@ pub async fn read_visible(
            where m.id = $1
              and m.photo_id = $2
              and (m.status = 'active' or (m.id = $4 and m.status = 'hidden'))
+             and exists (select 1 from members v where v.id = $4 and v.status in ('active', 'hidden'))
              and not exists (select 1 from blocks b
                              where (b.blocker_id = $4 and b.blocked_id = m.id)
                                 or (b.blocker_id = m.id and b.blocked_id = $4))"#,
@@ -137,7 +165,7 @@ pub async fn read_any(db: impl PgExecutor<'_>, photo_id: i64, size: Size) -> sql
 pub async fn get_settings(db: impl PgExecutor<'_>, member_id: i64) -> sqlx::Result<PhotoSettings> {
     sqlx::query_as!(
         PhotoSettings,
-        r#"select photo_id, photo_removals as removals
+        r#"select photo_id, photo_removals as removals, status as "status: Status"
            from members
            where id = $1"#,
         member_id
@@ -147,11 +175,12 @@ pub async fn get_settings(db: impl PgExecutor<'_>, member_id: i64) -> sqlx::Resu
 }
 
 /// The member's photo settings, locking their row until the transaction ends, so that an
-/// admin's removal (which counts towards the limit) and an upload happen one after the other.
+/// admin's removal (which counts towards the limit), a suspension or a deletion and an upload
+/// happen one after the other.
 pub async fn lock_settings(conn: &mut PgConnection, member_id: i64) -> sqlx::Result<PhotoSettings> {
     sqlx::query_as!(
         PhotoSettings,
-        r#"select photo_id, photo_removals as removals
+        r#"select photo_id, photo_removals as removals, status as "status: Status"
            from members
            where id = $1
            for no key update"#,
@@ -179,4 +208,21 @@ pub async fn count_removal(conn: &mut PgConnection, member_id: i64) -> sqlx::Res
 pub async fn allow_uploads(conn: &mut PgConnection, member_id: i64) -> sqlx::Result<()> {
     sqlx::query!("update members set photo_removals = 0 where id = $1", member_id).execute(conn).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_active_or_hidden_member_within_the_removal_limit_may_store_an_upload() {
+        let settings = |status, removals| PhotoSettings { photo_id: None, removals, status };
+        assert_eq!(settings(Status::Active, 0).upload_bar(), None);
+        assert_eq!(settings(Status::Hidden, 1).upload_bar(), None, "a hidden member keeps their settings");
+        assert_eq!(settings(Status::Active, 2).upload_bar(), Some(UploadBar::RemovedTwice));
+        assert_eq!(settings(Status::Suspended, 0).upload_bar(), Some(UploadBar::Suspended));
+        // Whatever the count, a deleted account stores nothing.
+        assert_eq!(settings(Status::Deleted, 0).upload_bar(), Some(UploadBar::Deleted));
+        assert_eq!(settings(Status::Deleted, 2).upload_bar(), Some(UploadBar::Deleted));
+    }
 }

@@ -191,8 +191,10 @@ pub enum FileFieldError {
 }
 
 /// The file in field `name` of a multipart form, read as it arrives and never held past `max`
-/// bytes: past them it is `TooLarge` (and so is a body the route's body limit cut off). A
-/// broken or cut-off upload is an error, never a shorter file.
+/// bytes: past them it is `TooLarge` (and so is a body the route's body limit cut off), and
+/// the rest of the body is read and dropped ([`drain_multipart`]) so that the browser can
+/// finish sending and read the page that says so. A broken or cut-off upload is an error,
+/// never a shorter file.
 pub async fn read_file_field(multipart: &mut Multipart, name: &str, max: usize) -> Result<Vec<u8>, FileFieldError> {
     let failed = |err: MultipartError| {
         if err.status() == StatusCode::PAYLOAD_TOO_LARGE { FileFieldError::TooLarge } else { FileFieldError::Malformed }
@@ -204,6 +206,10 @@ pub async fn read_file_field(multipart: &mut Multipart, name: &str, max: usize) 
         let mut bytes = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(failed)? {
             if bytes.len() + chunk.len() > max {
+                // The part read so far is let go before the rest is read.
+                drop(bytes);
+                drop(field);
+                drain_multipart(multipart).await;
                 return Err(FileFieldError::TooLarge);
             }
             bytes.extend_from_slice(&chunk);
@@ -211,6 +217,17 @@ pub async fn read_file_field(multipart: &mut Multipart, name: &str, max: usize) 
         return if bytes.is_empty() { Err(FileFieldError::Missing) } else { Ok(bytes) };
     }
     Err(FileFieldError::Missing)
+}
+
+/// Reads the rest of a multipart body and drops it, for a form answered before it was read
+/// whole. A server that answers while the browser is still sending closes the connection
+/// (hyper reads one more chunk at most), and the browser shows "connection reset" instead of
+/// the page. The route's body limit bounds the reading: past it, or when the body is broken,
+/// this stops and the connection is closed after all.
+pub async fn drain_multipart(multipart: &mut Multipart) {
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        while let Ok(Some(_)) = field.chunk().await {}
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod headers;
 pub mod layout;
 pub mod proxy;
 pub mod routes;
+pub mod timeout;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 

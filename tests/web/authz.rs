@@ -333,7 +333,8 @@ const MATRIX: &[Row] = &[
     get("/settings/photo", Nothing,                           MEMBERS_200),
     upload("/settings/photo", NOT_A_PHOTO,                    [L, S422, S422, S422, S422, S422, L]),
     post("/settings/photo/remove", Nothing, &[],              MEMBERS_303),
-    get("/photos/{member}/{file}", Object::ServedPhoto,       ALL_200),
+    // A photo is a file, not a page: no log-in redirect, the same 404 as a missing one.
+    get("/photos/{member}/{file}", Object::ServedPhoto,       [S404, S200, S200, S200, S200, S200, S404]),
     get("/admin/photos/{file}", Object::ServedPhoto,          ADMIN_200),
     // social
     post("/m/{handle}/follow", Profile, &[],                  [L, S303, S400, S303, S303, S303, L]),

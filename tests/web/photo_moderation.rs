@@ -153,10 +153,15 @@ async fn a_second_removal_stops_uploads_until_an_admin_allows_them_again() {
 
     // Bob is told that this time he cannot upload another, and the upload is refused.
     let (_, text) = notifications_of(&pool, bob_id).await.pop().unwrap();
-    assert!(
-        text.contains("Still not you.") && text.contains("cannot upload another until an admin allows it"),
-        "{text}"
-    );
+    assert_eq!(text, "The Cuppa team removed your photo: “Still not you.”.");
+    let body: String = sqlx::query_scalar(
+        "select body from outbox where member_id = $1 and kind = 'photo_removed' order by id desc limit 1",
+    )
+    .bind(bob_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(body.contains("you cannot upload another until an admin allows it"), "{body}");
     let refused = bob.upload("/settings/photo", "again.png", &png([1, 2, 3])).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text(".field-error"));
     assert_eq!(current_photo(&pool, bob_id).await, None);
@@ -194,9 +199,14 @@ async fn a_second_removal_stops_uploads_until_an_admin_allows_them_again() {
     upload_photo(&mut bob, bob_id, [240, 200, 10]).await;
 }
 
-/// Files a report of `photo` as `client`.
-async fn report_photo(client: &mut Client, photo: i64) -> Page {
-    let path = format!("/report/photo/{photo}");
+/// Where `member`'s `photo` is reported.
+fn report_path(member: i64, photo: i64) -> String {
+    format!("/report/photo/{member}-{photo}")
+}
+
+/// Files a report of `member`'s `photo` as `client`.
+async fn report_photo(client: &mut Client, member: i64, photo: i64) -> Page {
+    let path = report_path(member, photo);
     client.get(&path).await;
     client.post(&path, &[("category", "impersonation"), ("details", "That is my face.")]).await
 }
@@ -218,14 +228,16 @@ async fn a_reported_photo_is_a_case_an_admin_removes_it_from_and_it_is_deleted_w
 
     // A small link beside the photo, for others only.
     let profile = wren.get("/m/bob").await;
-    assert_eq!(profile.attrs(".report-photo a", "href"), [format!("/report/photo/{photo}")]);
+    assert_eq!(profile.attrs(".report-photo a", "href"), [report_path(bob_id, photo)]);
     assert!(bob.get("/m/bob").await.attrs(".report-photo a", "href").is_empty());
-    let form = wren.get(&format!("/report/photo/{photo}")).await;
+    let form = wren.get(&report_path(bob_id, photo)).await;
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.text("main").contains("the photo of bob (@bob)"), "{}", form.text("main"));
-    assert_eq!(form.attrs("main img", "src"), [format!("/photos/{bob_id}/{photo}-96.jpg")]);
+    // The large file: the form shows it at 128 pixels.
+    assert_eq!(form.attrs("main img", "src"), [format!("/photos/{bob_id}/{photo}-384.jpg")]);
+    assert_eq!(form.attrs("main form", "action"), [report_path(bob_id, photo)]);
 
-    let filed = report_photo(&mut wren, photo).await;
+    let filed = report_photo(&mut wren, bob_id, photo).await;
     assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.text(".field-error, .error-page"));
     let (case, kind, target, subject, _) = the_case(&pool).await;
     assert_eq!((kind.as_str(), target, subject), ("photo", photo, Some(bob_id)));
@@ -237,6 +249,7 @@ async fn a_reported_photo_is_a_case_an_admin_removes_it_from_and_it_is_deleted_w
     assert_eq!(page.attrs(".case-photo img", "src"), [format!("/admin/photos/{photo}-384.jpg")]);
     assert!(page.text(".case-photo").contains("Still their current photo."));
     assert!(page.texts("button").contains(&"Remove this photo".to_owned()));
+    assert!(page.text("#photo_reason-hint").ends_with("The case stays open: decide it below to tell the reporters."));
 
     let no_reason = admin.post(&format!("/admin/reports/{case}/remove-photo"), &[("photo_reason", " ")]).await;
     assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -279,7 +292,7 @@ async fn a_reported_photo_replaced_since_is_kept_for_the_admin_until_its_case_is
     let (mut bob, bob_id) = join(&admin, "bob").await;
     let (mut wren, _) = join(&admin, "wrenfield").await;
     let reported = upload_photo(&mut bob, bob_id, [200, 200, 200]).await;
-    assert_eq!(report_photo(&mut wren, reported).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(report_photo(&mut wren, bob_id, reported).await.status, StatusCode::SEE_OTHER);
     let (case, ..) = the_case(&pool).await;
     let newer = upload_photo(&mut bob, bob_id, [30, 30, 30]).await;
 
@@ -307,32 +320,47 @@ async fn only_a_photo_the_reporter_can_see_can_be_reported() {
     let (admin, _) = site().await;
     let pool = admin.pool.clone();
     let (mut bob, bob_id) = join(&admin, "bob").await;
-    let (mut cleo, _) = join(&admin, "cleo").await;
+    let (mut cleo, cleo_id) = join(&admin, "cleo").await;
     let (mut wren, _) = join(&admin, "wrenfield").await;
     let old = upload_photo(&mut bob, bob_id, [5, 5, 5]).await;
     let photo = upload_photo(&mut bob, bob_id, [250, 5, 5]).await;
-    assert_eq!(wren.get(&format!("/report/photo/{photo}")).await.status, StatusCode::OK);
+    assert_eq!(wren.get(&report_path(bob_id, photo)).await.status, StatusCode::OK);
 
-    // A photo Bob replaced, one that never existed, and a path that is not an id: 404.
-    for path in [format!("/report/photo/{old}"), format!("/report/photo/{}", photo + 100), "/report/photo/x".into()] {
+    // A photo Bob replaced, one that never existed, Bob's photo named as Cleo's, and paths that
+    // do not name a member and a photo in plain digits: 404.
+    for path in [
+        report_path(bob_id, old),
+        report_path(bob_id, photo + 100),
+        report_path(cleo_id, photo),
+        format!("/report/photo/{photo}"),
+        format!("/report/photo/+{bob_id}-{photo}"),
+        format!("/report/photo/{bob_id}-0{photo}"),
+        format!("/report/photo/{bob_id}-{photo}-{photo}"),
+        format!("/report/photo/{bob_id}-"),
+        "/report/photo/x".into(),
+    ] {
         assert_eq!(wren.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
     }
     // Bob cannot report his own.
-    assert_eq!(bob.get(&format!("/report/photo/{photo}")).await.status, StatusCode::CONFLICT);
+    assert_eq!(bob.get(&report_path(bob_id, photo)).await.status, StatusCode::CONFLICT);
     // Bob blocked Cleo: she cannot see his photo, nor report it (the form or a post).
     bob.get("/m/cleo").await;
     assert_eq!(bob.post("/m/cleo/block", &[]).await.status, StatusCode::SEE_OTHER);
-    assert_eq!(cleo.get(&format!("/report/photo/{photo}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(cleo.get(&report_path(bob_id, photo)).await.status, StatusCode::NOT_FOUND);
     cleo.get("/settings/reports").await;
-    let post = cleo.post(&format!("/report/photo/{photo}"), &[("category", "spam"), ("details", "")]).await;
+    let post = cleo.post(&report_path(bob_id, photo), &[("category", "spam"), ("details", "")]).await;
     assert_eq!(post.status, StatusCode::NOT_FOUND);
-    // Wren blocked Bob herself: she can still report what she saw, as with a profile.
+    // Wren blocked Bob herself: she can still report what she saw, as with a profile, but the
+    // form shows no picture (its address answers her 404 across the block).
     wren.get("/m/bob").await;
     assert_eq!(wren.post("/m/bob/block", &[]).await.status, StatusCode::SEE_OTHER);
-    assert_eq!(wren.get(&format!("/report/photo/{photo}")).await.status, StatusCode::OK);
+    let form = wren.get(&report_path(bob_id, photo)).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.text("main").contains("the photo of bob (@bob)"), "{}", form.text("main"));
+    assert!(form.attrs("main img", "src").is_empty(), "{:?}", form.attrs("main img", "src"));
     // A hidden member's photo is nobody's to see.
     sqlx::query("update members set status = 'hidden' where id = $1").bind(bob_id).execute(&pool).await.unwrap();
-    assert_eq!(wren.get(&format!("/report/photo/{photo}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(wren.get(&report_path(bob_id, photo)).await.status, StatusCode::NOT_FOUND);
     let cases: i64 = sqlx::query_scalar("select count(*) from moderation_cases").fetch_one(&pool).await.unwrap();
     assert_eq!(cases, 0);
 }
@@ -344,7 +372,7 @@ async fn a_case_about_a_photo_of_a_deleted_account_says_the_photo_is_gone() {
     let (mut bob, bob_id) = join(&admin, "bob").await;
     let (mut wren, _) = join(&admin, "wrenfield").await;
     let photo = upload_photo(&mut bob, bob_id, [60, 60, 60]).await;
-    assert_eq!(report_photo(&mut wren, photo).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(report_photo(&mut wren, bob_id, photo).await.status, StatusCode::SEE_OTHER);
     let (case, ..) = the_case(&pool).await;
     bob.get("/settings/account/delete").await;
     let deleted = bob.post("/settings/account/delete", &[("password", crate::support::PASSWORD)]).await;
@@ -365,7 +393,7 @@ async fn only_admins_remove_photos_and_allow_uploads() {
     let (mut bob, bob_id) = join(&admin, "bob").await;
     let (mut cleo, _) = join(&admin, "cleo").await;
     let photo = upload_photo(&mut bob, bob_id, [0, 100, 0]).await;
-    assert_eq!(report_photo(&mut cleo, photo).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(report_photo(&mut cleo, bob_id, photo).await.status, StatusCode::SEE_OTHER);
     let (case, ..) = the_case(&pool).await;
     sqlx::query("update members set photo_removals = 2 where id = $1").bind(bob_id).execute(&pool).await.unwrap();
     let photo = photo.to_string();
@@ -421,4 +449,117 @@ async fn uploads_are_allowed_again_from_the_command_line_too() {
         "{allowed:?}"
     );
     upload_photo(&mut bob, bob_id, [3, 3, 3]).await;
+}
+
+/// The demo seed's portraits: a photo row of nobody's (`member_id` null) that several members
+/// show. A report's address names the member it was seen on, and the case is about them.
+#[tokio::test]
+async fn a_shared_seed_portrait_is_reported_as_the_photo_of_the_member_it_was_seen_on() {
+    let (admin, _) = site().await;
+    let pool = admin.pool.clone();
+    let (mut ann, ann_id) = join(&admin, "ann").await;
+    let (_, bob_id) = join(&admin, "bob").await;
+    let (mut wren, _) = join(&admin, "wrenfield").await;
+    let portrait: i64 = sqlx::query_scalar(
+        "insert into photos (member_id, small, large) values (null, '\\xffd8', '\\xffd8') returning id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::query("update members set photo_id = $1 where id = any($2)")
+        .bind(portrait)
+        .bind(vec![ann_id, bob_id])
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // Bob's profile links to Bob's report, and the form names Bob.
+    assert_eq!(wren.get("/m/bob").await.attrs(".report-photo a", "href"), [report_path(bob_id, portrait)]);
+    let form = wren.get(&report_path(bob_id, portrait)).await;
+    assert!(form.text("main").contains("the photo of bob (@bob)"), "{}", form.text("main"));
+    // Ann shows the same portrait: hers is her own, Bob's she may report.
+    assert_eq!(ann.get(&report_path(ann_id, portrait)).await.status, StatusCode::CONFLICT);
+    let filed = report_photo(&mut ann, bob_id, portrait).await;
+    assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.text(".field-error, .error-page"));
+    let (_, kind, target, subject, _) = the_case(&pool).await;
+    assert_eq!((kind.as_str(), target, subject), ("photo", portrait, Some(bob_id)));
+    assert_eq!(report_photo(&mut wren, bob_id, portrait).await.status, StatusCode::SEE_OTHER);
+    let (_, _, _, subject, _) = the_case(&pool).await;
+    assert_eq!(subject, Some(bob_id), "one case, still about Bob");
+}
+
+#[tokio::test]
+async fn a_photo_still_shown_after_its_case_closed_can_be_removed_and_the_page_says_the_case_is_closed() {
+    let (mut admin, _) = site().await;
+    let pool = admin.pool.clone();
+    let (mut bob, bob_id) = join(&admin, "bob").await;
+    let (mut wren, _) = join(&admin, "wrenfield").await;
+    let photo = upload_photo(&mut bob, bob_id, [120, 40, 160]).await;
+    assert_eq!(report_photo(&mut wren, bob_id, photo).await.status, StatusCode::SEE_OTHER);
+    let (case, ..) = the_case(&pool).await;
+    let page = admin.get(&format!("/admin/reports/{case}")).await;
+    let seen = page.value("input[name=seen]").unwrap();
+    let dismissed =
+        admin.post(&format!("/admin/reports/{case}/dismiss"), &[("outcome", "Looks fine."), ("seen", &seen)]).await;
+    assert_eq!(dismissed.status, StatusCode::SEE_OTHER);
+
+    // Still Bob's, so still removable, and nothing says the case stays open.
+    let page = admin.get(&format!("/admin/reports/{case}")).await;
+    let hint = page.text("#photo_reason-hint");
+    assert!(hint.ends_with("This case is closed already: its reporters are not told."), "{hint}");
+    assert!(!page.body.contains("The case stays open"));
+    let removed = admin.post(&format!("/admin/reports/{case}/remove-photo"), &[("photo_reason", "Seen again.")]).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.text(".error-page"));
+    let flash = admin.get(&format!("/admin/reports/{case}")).await.text(".flash");
+    assert!(flash.ends_with("This case is closed already: its reporters are not told."), "{flash}");
+    assert!(!flash.contains("Resolve the case"), "{flash}");
+    // No open case keeps it.
+    assert_eq!(current_photo(&pool, bob_id).await, None);
+    assert!(!photo_stored(&pool, photo).await);
+}
+
+/// A report of a photo filed while an admin closes that photo's case. `decide` locks the case,
+/// then the photo (`forget`); filing takes them in the same order, so it waits for the
+/// decision and opens a new case, rather than one side dying in a deadlock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_filed_while_its_photos_case_is_closed_waits_and_opens_a_new_case() {
+    let (admin, admin_id) = site().await;
+    let pool = admin.pool.clone();
+    let (mut bob, bob_id) = join(&admin, "bob").await;
+    let (mut wren, _) = join(&admin, "wrenfield").await;
+    let (mut cleo, _) = join(&admin, "cleo").await;
+    let photo = upload_photo(&mut bob, bob_id, [10, 200, 200]).await;
+    assert_eq!(report_photo(&mut wren, bob_id, photo).await.status, StatusCode::SEE_OTHER);
+    let (case, ..) = the_case(&pool).await;
+
+    // The decision, as `decide` runs it, up to the case's lock.
+    let mut decision = pool.begin().await.unwrap();
+    assert!(cuppa::moderation::report_store::lock_case(&mut decision, case).await.unwrap().is_some());
+    let path = report_path(bob_id, photo);
+    cleo.get(&path).await;
+    let filing = tokio::spawn(async move { cleo.post(&path, &[("category", "spam"), ("details", "")]).await });
+    // Long enough for the filing to reach the case's lock.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!filing.is_finished(), "the report waits for the decision");
+    let closed = cuppa::moderation::report_store::close_case(
+        &mut decision,
+        case,
+        cuppa::moderation::report_model::CaseStatus::Dismissed,
+        admin_id,
+        "Nothing wrong.",
+    )
+    .await
+    .unwrap();
+    assert!(closed);
+    // The photo is still Bob's: kept, but locked as `decide` does.
+    assert!(!cuppa::photos::store::forget(&mut decision, photo).await.unwrap());
+    decision.commit().await.unwrap();
+
+    let filed = filing.await.unwrap();
+    assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.text(".error-page"));
+    let cases: Vec<(i64, String)> =
+        sqlx::query_as("select id, status::text from moderation_cases order by id").fetch_all(&pool).await.unwrap();
+    assert_eq!(cases.len(), 2, "{cases:?}");
+    assert_eq!(cases[0], (case, "dismissed".to_owned()));
+    assert_eq!(cases[1].1, "open");
 }

@@ -115,12 +115,16 @@ async fn each_format_is_stored_as_a_square_jpeg_in_two_sizes_and_a_new_one_repla
     assert_eq!(ann.get("/settings/photo").await.text(".flash"), "Your new photo is up.");
 }
 
-/// A valid PNG of 2 x 2 pixels whose header then claims 50,000 x 50,000, its CRC made right.
-fn decompression_bomb() -> Vec<u8> {
+/// A valid PNG of 2 x 2 pixels whose header then claims `side` x `side` pixels of `bits`-bit
+/// RGBA, its CRC made right: a file of a few bytes that would decode to side² x bits/2 bytes.
+fn decompression_bomb(side: u32, bits: u8) -> Vec<u8> {
     let mut png = image_file(ImageFormat::Png, 2, 2);
-    // IHDR's width and height sit at bytes 16..24; its CRC (over type and data) at 29..33.
-    png[16..20].copy_from_slice(&50_000u32.to_be_bytes());
-    png[20..24].copy_from_slice(&50_000u32.to_be_bytes());
+    // IHDR's width and height sit at bytes 16..24, then the bit depth and the colour type (6:
+    // RGBA); its CRC (over type and data) at 29..33.
+    png[16..20].copy_from_slice(&side.to_be_bytes());
+    png[20..24].copy_from_slice(&side.to_be_bytes());
+    png[24] = bits;
+    png[25] = 6;
     let crc = crc32(&png[12..29]);
     png[29..33].copy_from_slice(&crc.to_be_bytes());
     png
@@ -144,10 +148,12 @@ async fn what_is_not_a_usable_photo_is_refused_on_the_page_with_the_reason() {
     let id = ann.sign_up("ann").await;
     let whole = jpeg(300);
     let truncated = whole[..whole.len() * 2 / 3].to_vec();
-    let cases: [(&str, Vec<u8>, &str); 6] = [
+    let cases: [(&str, Vec<u8>, &str); 7] = [
         ("photo.jpg", b"I am only text, whatever my name says.\n".to_vec(), "not a JPEG, PNG or WebP image"),
         ("huge.jpg", vec![0xFF; 9 * 1024 * 1024], "larger than 8 MB"),
-        ("bomb.png", decompression_bomb(), "too large to read"),
+        ("bomb.png", decompression_bomb(50_000, 8), "too many pixels"),
+        // Within the sides allowed, but 648 MB of pixels.
+        ("deep.png", decompression_bomb(9_000, 16), "too many pixels"),
         ("cut.jpg", truncated, "damaged or cut off"),
         ("tiny.png", image_file(ImageFormat::Png, 40, 40), "too small"),
         // What a browser sends when no file was chosen.
@@ -363,15 +369,16 @@ async fn a_photo_is_cached_for_good_at_a_url_that_changes_with_it() {
 }
 
 #[tokio::test]
-async fn a_logged_out_visitor_sees_an_active_members_photo_and_gets_no_session() {
+async fn a_logged_out_visitor_sees_no_photo_and_gets_no_session() {
     let mut ann = Client::new().await;
     let id = ann.sign_up("ann").await;
     let photo = give_photo(&mut ann, id).await;
     let sessions = "select count(*) from sessions";
     let before: i64 = sqlx::query_scalar(sessions).fetch_one(&ann.pool).await.unwrap();
     let mut visitor = ann.another();
+    // Profiles are for members; and a member blocked by Ann could otherwise log out to look.
     let page = visitor.get(&url(id, photo, Size::Large)).await;
-    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(!page.has_set_cookie());
     let after: i64 = sqlx::query_scalar(sessions).fetch_one(&ann.pool).await.unwrap();
     assert_eq!(after, before);
@@ -424,7 +431,7 @@ async fn a_photo_is_not_found_across_a_block_or_for_a_hidden_or_suspended_member
         assert_eq!(by.post(&format!("/m/{of}/block"), &[]).await.status, StatusCode::SEE_OTHER);
         assert_eq!(bob.get(&path).await.status, StatusCode::NOT_FOUND, "{blocker} blocked {blocked}");
         assert_eq!(ann.get(&path).await.status, StatusCode::OK);
-        assert_eq!(visitor.get(&path).await.status, StatusCode::OK, "a block is between two members");
+        assert_eq!(visitor.get(&path).await.status, StatusCode::NOT_FOUND, "logged out, nobody sees it");
         let by = if blocker == "bob" { &mut bob } else { &mut ann };
         assert_eq!(by.post(&format!("/m/{of}/unblock"), &[]).await.status, StatusCode::SEE_OTHER);
         assert_eq!(bob.get(&path).await.status, StatusCode::OK);
@@ -443,6 +450,11 @@ async fn a_photo_is_not_found_across_a_block_or_for_a_hidden_or_suspended_member
 
     set_status(&ann.pool, ann_id, "active").await;
     assert_eq!(bob.get(&path).await.status, StatusCode::OK);
+    // A suspended viewer's session still names them until a page logs them out: no photos.
+    let bob_id: i64 =
+        sqlx::query_scalar("select id from members where handle = 'bob'").fetch_one(&ann.pool).await.unwrap();
+    set_status(&ann.pool, bob_id, "suspended").await;
+    assert_eq!(bob.get(&path).await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -630,4 +642,131 @@ async fn the_export_names_the_current_photo() {
     let file: serde_json::Value = serde_json::from_str(&page.body).unwrap();
     assert_eq!(file["profile"]["photo"], url(id, photo, Size::Large));
     assert_eq!(export(&ann).await["profile"]["photo"], url(id, photo, Size::Large));
+}
+
+/// Waits until a statement of this test's database waits for a row lock.
+async fn until_one_waits_for_a_lock(pool: &PgPool) {
+    for _ in 0..500 {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("nothing waited for a lock within 10 s");
+}
+
+/// Decoding an upload and waiting for the picture slot take seconds, in which the account may
+/// be deleted or suspended: the upload reads the member's status again under their row's lock,
+/// after the change, and stores nothing.
+#[tokio::test]
+async fn an_upload_ending_after_its_member_was_deleted_or_suspended_stores_nothing() {
+    for (status, answer) in [("deleted", StatusCode::NOT_FOUND), ("suspended", StatusCode::FORBIDDEN)] {
+        let mut ann = Client::new().await;
+        let id = ann.sign_up("ann").await;
+        ann.get("/settings/photo").await;
+        let pool = ann.pool.clone();
+        // The deletion or suspension, holding the member's row while the upload runs.
+        let mut change = pool.begin().await.unwrap();
+        sqlx::query("select id from members where id = $1 for update").bind(id).execute(&mut *change).await.unwrap();
+        let uploading = tokio::spawn(async move { upload(&mut ann, "me.jpg", &jpeg(200)).await.status });
+        until_one_waits_for_a_lock(&pool).await;
+        sqlx::query("update members set status = $2::member_status where id = $1")
+            .bind(id)
+            .bind(status)
+            .execute(&mut *change)
+            .await
+            .unwrap();
+        change.commit().await.unwrap();
+        assert_eq!(uploading.await.unwrap(), answer, "{status}");
+        assert_eq!(current_photo(&pool, id).await, None, "{status}");
+        assert_eq!(photo_rows(&pool).await, 0, "{status}");
+    }
+}
+
+/// Uploads a file of `file_bytes` over a real socket to `addr`, as a browser does: the whole
+/// body is sent before the answer is read. Returns the answer, asserting that the body went
+/// out whole and the answer came back, with no reset on the way.
+async fn upload_over_socket(addr: std::net::SocketAddr, client: &Client, file_bytes: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let token = client.csrf.clone().unwrap();
+    let cookie = client.session_cookie().unwrap();
+    let boundary = "cuppa-socket-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\n\
+         Content-Type: image/jpeg\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(std::iter::repeat_n(0xFF, file_bytes));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let head = format!(
+        "POST /settings/photo HTTP/1.1\r\nHost: localhost\r\nCookie: cuppa_session={cookie}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    );
+    let (mut reader, mut writer) = tokio::net::TcpStream::connect(addr).await.unwrap().into_split();
+    // The writing half comes back: dropped, it would half-close the connection, which no
+    // browser does and after which the server answers nothing.
+    let sending = tokio::spawn(async move {
+        let sent = match writer.write_all(head.as_bytes()).await {
+            Ok(()) => writer.write_all(&body).await,
+            Err(err) => Err(err),
+        };
+        (sent, writer)
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(30), reader.read_to_end(&mut answer))
+        .await
+        .expect("an answer within 30 s");
+    let (sent, _writer) = sending.await.unwrap();
+    assert!(sent.is_ok(), "the whole file was sent: {sent:?}");
+    assert!(read.is_ok(), "the answer was read, not reset: {read:?}");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// An upload refused before its file has all arrived (too large, or uploads not allowed) reads
+/// the rest and drops it before the page is sent: the server would otherwise close the
+/// connection under the browser, which then shows "connection reset", not the page. Over a
+/// real socket: the in-process router reads nothing it is not asked to.
+#[tokio::test]
+async fn a_browser_sending_a_refused_file_reads_the_page_rather_than_a_reset() {
+    let mut ann = Client::new().await;
+    let id = ann.sign_up("ann").await;
+    ann.get("/settings/photo").await;
+    let (addr, stop, task) = crate::support::spawn_server(ann.router.clone(), std::time::Duration::from_secs(5)).await;
+    // Well past 8 MB (what is left after it is more than the sockets' buffers take), and
+    // under the route's body limit.
+    let answer = upload_over_socket(addr, &ann, 15 * 1024 * 1024).await;
+    assert!(answer.starts_with("HTTP/1.1 422"), "{}", answer.lines().next().unwrap_or_default());
+    assert!(answer.contains("larger than 8 MB"));
+    // Refused before any of it is read.
+    sqlx::query("update members set photo_removals = 2 where id = $1").bind(id).execute(&ann.pool).await.unwrap();
+    let answer = upload_over_socket(addr, &ann, 6 * 1024 * 1024).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{}", answer.lines().next().unwrap_or_default());
+    assert!(answer.contains("until an admin allows it"));
+    assert_eq!(photo_rows(&ann.pool).await, 0);
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// Sending a file is part of an upload's time: both uploads get two minutes, every other
+/// request 20 s (`web::timeout` is tested on its own).
+#[test]
+fn the_uploads_have_two_minutes_and_everything_else_twenty_seconds() {
+    use cuppa::web::routes::{Method, Route};
+    let routes = cuppa::routes();
+    for path in ["/settings/photo", "/settings/import"] {
+        assert!(routes.list().contains(&Route { method: Method::Post, path }), "{path} takes uploads");
+        assert_eq!(cuppa::TIMEOUTS.limit_for(path).as_secs(), 120, "{path}");
+    }
+    for path in ["/settings/profile", "/photos/1/2-96.jpg", "/login"] {
+        assert_eq!(cuppa::TIMEOUTS.limit_for(path).as_secs(), 20, "{path}");
+    }
 }
