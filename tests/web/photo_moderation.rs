@@ -218,6 +218,28 @@ async fn the_case(pool: &PgPool) -> (i64, String, i64, Option<i64>, String) {
         .unwrap()
 }
 
+/// A site where Wren has reported Bob's photo (of `colour`): the admin, Bob and the case.
+struct ReportedPhoto {
+    admin: Client,
+    admin_id: i64,
+    pool: PgPool,
+    bob: Client,
+    bob_id: i64,
+    photo: i64,
+    case: i64,
+}
+
+async fn reported_photo(colour: [u8; 3]) -> ReportedPhoto {
+    let (admin, admin_id) = site().await;
+    let pool = admin.pool.clone();
+    let (mut bob, bob_id) = join(&admin, "bob").await;
+    let (mut wren, _) = join(&admin, "wrenfield").await;
+    let photo = upload_photo(&mut bob, bob_id, colour).await;
+    assert_eq!(report_photo(&mut wren, bob_id, photo).await.status, StatusCode::SEE_OTHER);
+    let (case, ..) = the_case(&pool).await;
+    ReportedPhoto { admin, admin_id, pool, bob, bob_id, photo, case }
+}
+
 #[tokio::test]
 async fn a_reported_photo_is_a_case_an_admin_removes_it_from_and_it_is_deleted_when_the_case_closes() {
     let (mut admin, _) = site().await;
@@ -287,13 +309,8 @@ async fn a_reported_photo_is_a_case_an_admin_removes_it_from_and_it_is_deleted_w
 
 #[tokio::test]
 async fn a_reported_photo_replaced_since_is_kept_for_the_admin_until_its_case_is_dismissed() {
-    let (mut admin, _) = site().await;
-    let pool = admin.pool.clone();
-    let (mut bob, bob_id) = join(&admin, "bob").await;
-    let (mut wren, _) = join(&admin, "wrenfield").await;
-    let reported = upload_photo(&mut bob, bob_id, [200, 200, 200]).await;
-    assert_eq!(report_photo(&mut wren, bob_id, reported).await.status, StatusCode::SEE_OTHER);
-    let (case, ..) = the_case(&pool).await;
+    let ReportedPhoto { mut admin, pool, mut bob, bob_id, photo: reported, case, .. } =
+        reported_photo([200, 200, 200]).await;
     let newer = upload_photo(&mut bob, bob_id, [30, 30, 30]).await;
 
     // Bob's new photo is his; the reported one is kept for the case, which offers no removal.
@@ -367,13 +384,7 @@ async fn only_a_photo_the_reporter_can_see_can_be_reported() {
 
 #[tokio::test]
 async fn a_case_about_a_photo_of_a_deleted_account_says_the_photo_is_gone() {
-    let (mut admin, _) = site().await;
-    let pool = admin.pool.clone();
-    let (mut bob, bob_id) = join(&admin, "bob").await;
-    let (mut wren, _) = join(&admin, "wrenfield").await;
-    let photo = upload_photo(&mut bob, bob_id, [60, 60, 60]).await;
-    assert_eq!(report_photo(&mut wren, bob_id, photo).await.status, StatusCode::SEE_OTHER);
-    let (case, ..) = the_case(&pool).await;
+    let ReportedPhoto { mut admin, pool, mut bob, photo, case, .. } = reported_photo([60, 60, 60]).await;
     bob.get("/settings/account/delete").await;
     let deleted = bob.post("/settings/account/delete", &[("password", crate::support::PASSWORD)]).await;
     assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.text(".field-error, .error-page"));
@@ -490,13 +501,7 @@ async fn a_shared_seed_portrait_is_reported_as_the_photo_of_the_member_it_was_se
 
 #[tokio::test]
 async fn a_photo_still_shown_after_its_case_closed_can_be_removed_and_the_page_says_the_case_is_closed() {
-    let (mut admin, _) = site().await;
-    let pool = admin.pool.clone();
-    let (mut bob, bob_id) = join(&admin, "bob").await;
-    let (mut wren, _) = join(&admin, "wrenfield").await;
-    let photo = upload_photo(&mut bob, bob_id, [120, 40, 160]).await;
-    assert_eq!(report_photo(&mut wren, bob_id, photo).await.status, StatusCode::SEE_OTHER);
-    let (case, ..) = the_case(&pool).await;
+    let ReportedPhoto { mut admin, pool, bob_id, photo, case, .. } = reported_photo([120, 40, 160]).await;
     let page = admin.get(&format!("/admin/reports/{case}")).await;
     let seen = page.value("input[name=seen]").unwrap();
     let dismissed =
@@ -523,14 +528,8 @@ async fn a_photo_still_shown_after_its_case_closed_can_be_removed_and_the_page_s
 /// decision and opens a new case, rather than one side dying in a deadlock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_filed_while_its_photos_case_is_closed_waits_and_opens_a_new_case() {
-    let (admin, admin_id) = site().await;
-    let pool = admin.pool.clone();
-    let (mut bob, bob_id) = join(&admin, "bob").await;
-    let (mut wren, _) = join(&admin, "wrenfield").await;
+    let ReportedPhoto { admin, admin_id, pool, bob_id, photo, case, .. } = reported_photo([10, 200, 200]).await;
     let (mut cleo, _) = join(&admin, "cleo").await;
-    let photo = upload_photo(&mut bob, bob_id, [10, 200, 200]).await;
-    assert_eq!(report_photo(&mut wren, bob_id, photo).await.status, StatusCode::SEE_OTHER);
-    let (case, ..) = the_case(&pool).await;
 
     // The decision, as `decide` runs it, up to the case's lock.
     let mut decision = pool.begin().await.unwrap();
