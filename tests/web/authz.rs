@@ -727,11 +727,11 @@ async fn make(object: Object, db: &PgPool, scene: &Scene, persona: Persona) -> H
                 .unwrap(),
         ),
         Object::MemberPhoto => {
-            values.insert("photo", give_photo(db, owner).await.to_string());
+            values.insert("photo", crate::support::give_photo_row(db, owner).await.to_string());
             None
         }
         Object::ServedPhoto => {
-            let photo = give_photo(db, owner).await;
+            let photo = crate::support::give_photo_row(db, owner).await;
             values.insert("member", owner.to_string());
             values.insert("file", format!("{photo}-96.jpg"));
             None
@@ -741,7 +741,7 @@ async fn make(object: Object, db: &PgPool, scene: &Scene, persona: Persona) -> H
             None
         }
         Object::PhotoCase => {
-            let photo = give_photo(db, owner).await;
+            let photo = crate::support::give_photo_row(db, owner).await;
             let reporter = third_member(db, "member").await;
             Some(
                 one("with opened as (
@@ -781,18 +781,6 @@ async fn make(object: Object, db: &PgPool, scene: &Scene, persona: Persona) -> H
         values.insert("id", id.to_string());
     }
     values
-}
-
-/// A new current photo for `member` (its bytes do not matter here: nothing decodes them).
-async fn give_photo(db: &PgPool, member: i64) -> i64 {
-    sqlx::query_scalar(
-        "with photo as (insert into photos (member_id, small, large) values ($1, '\\xffd8', '\\xffd8') returning id)
-         update members set photo_id = (select id from photo) where id = $1 returning photo_id",
-    )
-    .bind(member)
-    .fetch_one(db)
-    .await
-    .unwrap()
 }
 
 /// The `{key}`s in a route's path.

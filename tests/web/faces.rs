@@ -7,28 +7,11 @@ use std::sync::Once;
 
 use axum::http::StatusCode;
 use scraper::{Html, Selector};
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, span};
 
-use crate::support::{Client, Page, add_venue, test_state};
-
-/// Gives `member` a photo, as an upload would: a stored photo made current. The bytes are
-/// never served here, only named in pages.
-async fn give_photo(pool: &PgPool, member: i64) -> i64 {
-    sqlx::query_scalar(
-        "with photo as (
-             insert into photos (member_id, small, large) values ($1, '\\xffd8'::bytea, '\\xffd8'::bytea)
-             returning id
-         )
-         update members set photo_id = (select id from photo) where id = $1 returning photo_id",
-    )
-    .bind(member)
-    .fetch_one(pool)
-    .await
-    .unwrap()
-}
+use crate::support::{Client, Page, add_venue, give_photo_row, test_state};
 
 /// Every face inside `scope`, in page order, as one line each: `photo SRC alt=NAME WxH` or
 /// `initial X` (an initial has no photo to wait for, and no alt: the name is beside it).
@@ -80,7 +63,7 @@ async fn three() -> Three {
     let grace_id = grace.sign_up("grace").await;
     let mut cyd = ada.another();
     let cyd_id = cyd.sign_up("cyd").await;
-    let photo = give_photo(&ada.pool, grace_id).await;
+    let photo = give_photo_row(&ada.pool, grace_id).await;
     Three { ada, grace, cyd, ada_id, grace_id, cyd_id, photo }
 }
 
@@ -277,7 +260,7 @@ async fn the_directory_asks_nothing_more_for_twenty_photos() {
     assert!(without > 0, "statements are counted");
 
     for &person in &people {
-        give_photo(&pool, person).await;
+        give_photo_row(&pool, person).await;
     }
     let (page, with) = statements_for(&mut ada, "/people").await;
     let photos = faces(&page, ".directory");

@@ -8,27 +8,7 @@ use axum::http::StatusCode;
 use sqlx::PgPool;
 
 use crate::moderation::{join, notifications_of, site};
-use crate::support::{Client, Page};
-
-/// A real PNG of one colour, as a member's camera might send.
-fn png(colour: [u8; 3]) -> Vec<u8> {
-    let image = image::RgbImage::from_pixel(200, 200, image::Rgb(colour));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(image).write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-/// Uploads a photo as `client`'s member, through the page, and gives its id.
-async fn upload_photo(client: &mut Client, member: i64, colour: [u8; 3]) -> i64 {
-    client.get("/settings/photo").await;
-    let page = client.upload("/settings/photo", "me.png", &png(colour)).await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text(".field-error, .error-page"));
-    current_photo(&client.pool, member).await.expect("the upload is the member's photo")
-}
-
-async fn current_photo(pool: &PgPool, member: i64) -> Option<i64> {
-    sqlx::query_scalar("select photo_id from members where id = $1").bind(member).fetch_one(pool).await.unwrap()
-}
+use crate::support::{Client, Page, current_photo, png, upload_photo};
 
 async fn removals(pool: &PgPool, member: i64) -> i16 {
     sqlx::query_scalar("select photo_removals from members where id = $1").bind(member).fetch_one(pool).await.unwrap()

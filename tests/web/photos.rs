@@ -12,7 +12,7 @@ use cuppa::photos::model::{Size, url};
 use image::{DynamicImage, GenericImageView, ImageDecoder, ImageFormat, RgbImage};
 use sqlx::PgPool;
 
-use crate::support::{Client, PASSWORD, Page, test_state};
+use crate::support::{Client, PASSWORD, Page, current_photo, test_state, upload_photo};
 
 /// A `width` x `height` image in `format`, with a pattern so no two rows look alike.
 fn image_file(format: ImageFormat, width: u32, height: u32) -> Vec<u8> {
@@ -30,11 +30,6 @@ async fn upload(client: &mut Client, filename: &str, bytes: &[u8]) -> Page {
     client.upload("/settings/photo", filename, bytes).await
 }
 
-/// The member's current photo, as stored.
-async fn current_photo(pool: &PgPool, member: i64) -> Option<i64> {
-    sqlx::query_scalar("select photo_id from members where id = $1").bind(member).fetch_one(pool).await.unwrap()
-}
-
 async fn stored(pool: &PgPool, photo: i64) -> (Vec<u8>, Vec<u8>) {
     sqlx::query_as("select small, large from photos where id = $1").bind(photo).fetch_one(pool).await.unwrap()
 }
@@ -50,13 +45,6 @@ async fn set_status(pool: &PgPool, member: i64, status: &str) {
         .execute(pool)
         .await
         .unwrap();
-}
-
-/// Uploads a fresh photo as `client` (member `id`) and returns its id.
-async fn give_photo(client: &mut Client, id: i64) -> i64 {
-    let page = upload(client, "me.jpg", &jpeg(200)).await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text(".field-error"));
-    current_photo(&client.pool, id).await.expect("a current photo")
 }
 
 fn header<'a>(page: &'a Page, name: &str) -> &'a str {
@@ -81,7 +69,7 @@ async fn the_photo_page_shows_the_limits_and_a_form_that_works_without_javascrip
     assert_eq!(page.text("span.avatar"), "a");
     assert!(page.attrs("form", "action").iter().all(|action| action != "/settings/photo/remove"));
 
-    let photo = give_photo(&mut ann, id).await;
+    let photo = upload_photo(&mut ann, id, [90, 90, 90]).await;
     let page = ann.get("/settings/photo").await;
     assert_eq!(page.text(".flash"), "Your photo is up.");
     let large = url(id, photo, Size::Large);
@@ -320,7 +308,7 @@ async fn a_photos_location_and_other_metadata_are_not_stored_and_it_is_turned_up
 async fn a_photo_is_cached_for_good_at_a_url_that_changes_with_it() {
     let mut ann = Client::new().await;
     let id = ann.sign_up("ann").await;
-    let first = give_photo(&mut ann, id).await;
+    let first = upload_photo(&mut ann, id, [90, 90, 90]).await;
     let (small, _) = stored(&ann.pool, first).await;
 
     let page = ann.get(&url(id, first, Size::Small)).await;
@@ -344,7 +332,7 @@ async fn a_photo_is_cached_for_good_at_a_url_that_changes_with_it() {
     let large = ann.get(&url(id, first, Size::Large)).await;
     assert_eq!((large.status, header(&large, "etag")), (StatusCode::OK, format!("\"{first}-384\"").as_str()));
 
-    let second = give_photo(&mut ann, id).await;
+    let second = upload_photo(&mut ann, id, [90, 90, 90]).await;
     assert_ne!(url(id, second, Size::Small), url(id, first, Size::Small));
     assert_eq!(ann.get(&url(id, second, Size::Small)).await.status, StatusCode::OK);
     let old = ann.get(&url(id, first, Size::Small)).await;
@@ -372,7 +360,7 @@ async fn a_photo_is_cached_for_good_at_a_url_that_changes_with_it() {
 async fn a_logged_out_visitor_sees_no_photo_and_gets_no_session() {
     let mut ann = Client::new().await;
     let id = ann.sign_up("ann").await;
-    let photo = give_photo(&mut ann, id).await;
+    let photo = upload_photo(&mut ann, id, [90, 90, 90]).await;
     let sessions = "select count(*) from sessions";
     let before: i64 = sqlx::query_scalar(sessions).fetch_one(&ann.pool).await.unwrap();
     let mut visitor = ann.another();
@@ -388,7 +376,7 @@ async fn a_logged_out_visitor_sees_no_photo_and_gets_no_session() {
 async fn a_photo_request_never_writes_the_session_so_its_answer_stays_shareable() {
     let mut ann = Client::new().await;
     let id = ann.sign_up("ann").await;
-    let photo = give_photo(&mut ann, id).await;
+    let photo = upload_photo(&mut ann, id, [90, 90, 90]).await;
     // Last extended long ago: a page view now would extend the session and set the cookie.
     // A public, year-long answer must never carry a cookie, so a photo only reads the session.
     sqlx::query("update sessions set data = data || '{\"seen_on\": 1}' where data ? 'member_id'")
@@ -421,7 +409,7 @@ async fn a_photo_is_not_found_across_a_block_or_for_a_hidden_or_suspended_member
     let mut bob = ann.another();
     bob.sign_up("bob").await;
     let mut visitor = ann.another();
-    let photo = give_photo(&mut ann, ann_id).await;
+    let photo = upload_photo(&mut ann, ann_id, [90, 90, 90]).await;
     let path = url(ann_id, photo, Size::Small);
     assert_eq!(bob.get(&path).await.status, StatusCode::OK);
 
@@ -461,7 +449,7 @@ async fn a_photo_is_not_found_across_a_block_or_for_a_hidden_or_suspended_member
 async fn a_removed_photo_is_gone_and_the_initial_shows_again() {
     let mut ann = Client::new().await;
     let id = ann.sign_up("ann").await;
-    let photo = give_photo(&mut ann, id).await;
+    let photo = upload_photo(&mut ann, id, [90, 90, 90]).await;
     let mut bob = ann.another();
     bob.sign_up("bob").await;
     let page = ann.post("/settings/photo/remove", &[]).await;
@@ -488,7 +476,7 @@ async fn a_reported_photo_is_kept_for_admins_until_its_case_is_closed() {
     let mut admin = ann.another();
     let admin_id = admin.sign_up("root").await;
     sqlx::query("update members set role = 'admin' where id = $1").bind(admin_id).execute(&ann.pool).await.unwrap();
-    let reported = give_photo(&mut ann, id).await;
+    let reported = upload_photo(&mut ann, id, [90, 90, 90]).await;
     let case: i64 = sqlx::query_scalar(
         "insert into moderation_cases (target_kind, target_id, subject_id) values ('photo', $1, $2) returning id",
     )
@@ -498,7 +486,7 @@ async fn a_reported_photo_is_kept_for_admins_until_its_case_is_closed() {
     .await
     .unwrap();
     // Replaced: gone for everyone, but kept for the case.
-    let current = give_photo(&mut ann, id).await;
+    let current = upload_photo(&mut ann, id, [90, 90, 90]).await;
     assert_eq!(ann.get(&url(id, reported, Size::Large)).await.status, StatusCode::NOT_FOUND);
     let shown = admin.get(&format!("/admin/photos/{reported}-384.jpg")).await;
     assert_eq!(shown.status, StatusCode::OK);
@@ -528,7 +516,7 @@ async fn a_reported_photo_is_kept_for_admins_until_its_case_is_closed() {
 async fn a_photo_reported_while_it_is_replaced_stays_for_its_case() {
     let mut ann = Client::new().await;
     let id = ann.sign_up("ann").await;
-    let reported = give_photo(&mut ann, id).await;
+    let reported = upload_photo(&mut ann, id, [90, 90, 90]).await;
     let mut report = ann.pool.begin().await.unwrap();
     assert!(cuppa::moderation::report_store::lock_shown_photo(&mut report, reported).await.unwrap());
     // The replacement, as the upload runs it: the member's new photo, then the old one let go.
@@ -559,7 +547,7 @@ async fn a_member_whose_photo_admins_removed_twice_cannot_upload_until_allowed()
     let mut ann = Client::new().await;
     let id = ann.sign_up("ann").await;
     sqlx::query("update members set photo_removals = 1 where id = $1").bind(id).execute(&ann.pool).await.unwrap();
-    give_photo(&mut ann, id).await;
+    upload_photo(&mut ann, id, [90, 90, 90]).await;
     sqlx::query("update members set photo_removals = 2, photo_id = null where id = $1")
         .bind(id)
         .execute(&ann.pool)
@@ -574,7 +562,7 @@ async fn a_member_whose_photo_admins_removed_twice_cannot_upload_until_allowed()
     assert_eq!(current_photo(&ann.pool, id).await, None);
 
     sqlx::query("update members set photo_removals = 0 where id = $1").bind(id).execute(&ann.pool).await.unwrap();
-    give_photo(&mut ann, id).await;
+    upload_photo(&mut ann, id, [90, 90, 90]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -608,14 +596,14 @@ async fn ten_members_uploading_at_once_all_get_their_photos() {
 async fn a_deleted_account_takes_its_photos_with_it() {
     let mut ann = Client::new().await;
     let id = ann.sign_up("ann").await;
-    let reported = give_photo(&mut ann, id).await;
+    let reported = upload_photo(&mut ann, id, [90, 90, 90]).await;
     sqlx::query("insert into moderation_cases (target_kind, target_id, subject_id) values ('photo', $1, $2)")
         .bind(reported)
         .bind(id)
         .execute(&ann.pool)
         .await
         .unwrap();
-    let current = give_photo(&mut ann, id).await;
+    let current = upload_photo(&mut ann, id, [90, 90, 90]).await;
     let mut bob = ann.another();
     bob.sign_up("bob").await;
     assert_eq!(photo_rows(&ann.pool).await, 2, "the reported one is kept while its case is open");
@@ -637,7 +625,7 @@ async fn the_export_names_the_current_photo() {
         async move { serde_json::to_value(cuppa::auth::export::export(&pool, id).await.unwrap()).unwrap() }
     };
     assert_eq!(export(&ann).await["profile"]["photo"], serde_json::Value::Null);
-    let photo = give_photo(&mut ann, id).await;
+    let photo = upload_photo(&mut ann, id, [90, 90, 90]).await;
     let page = ann.get("/settings/account/export").await;
     let file: serde_json::Value = serde_json::from_str(&page.body).unwrap();
     assert_eq!(file["profile"]["photo"], url(id, photo, Size::Large));

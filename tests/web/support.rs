@@ -376,6 +376,41 @@ impl Client {
     }
 }
 
+/// A real PNG of 200 x 200 pixels of one colour, as a member's camera might send.
+pub fn png(colour: [u8; 3]) -> Vec<u8> {
+    let image = image::RgbImage::from_pixel(200, 200, image::Rgb(colour));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image).write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// Uploads a photo of `colour` as `client`'s member (`member`), through the page, and gives
+/// its id.
+pub async fn upload_photo(client: &mut Client, member: i64, colour: [u8; 3]) -> i64 {
+    client.get("/settings/photo").await;
+    let page = client.upload("/settings/photo", "me.png", &png(colour)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text(".field-error, .error-page"));
+    current_photo(&client.pool, member).await.expect("the upload is the member's photo")
+}
+
+/// A new current photo for `member`, written straight into the tables, for tests about where
+/// photos show rather than what they hold (nothing decodes its two bytes).
+pub async fn give_photo_row(pool: &PgPool, member: i64) -> i64 {
+    sqlx::query_scalar(
+        "with photo as (insert into photos (member_id, small, large) values ($1, '\\xffd8', '\\xffd8') returning id)
+         update members set photo_id = (select id from photo) where id = $1 returning photo_id",
+    )
+    .bind(member)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// The member's current photo, as stored.
+pub async fn current_photo(pool: &PgPool, member: i64) -> Option<i64> {
+    sqlx::query_scalar("select photo_id from members where id = $1").bind(member).fetch_one(pool).await.unwrap()
+}
+
 /// An approved venue called `name` in `city`, in London's time zone.
 pub async fn add_venue(pool: &PgPool, name: &str, city: &str) -> i64 {
     sqlx::query_scalar(
