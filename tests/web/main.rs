@@ -21,5 +21,7 @@ mod reports;
 mod scheduler;
 mod social;
 mod support;
+#[path = "../common/db.rs"]
+mod test_db;
 mod throttle;
 mod venues;
