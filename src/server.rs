@@ -1,5 +1,6 @@
 //! `cuppa serve`: the web server and its background jobs under one shutdown signal.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,7 +12,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
@@ -22,6 +23,10 @@ use crate::{AppState, app, jobs};
 /// How long in-flight requests get to finish after a shutdown signal. Idle keep-alive
 /// connections would otherwise hold the process open indefinitely.
 const DRAIN_LIMIT: Duration = Duration::from_secs(15);
+
+/// How long connections accepted before a shutdown signal get to show their first request
+/// before idle connections are closed.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(100);
 
 /// A cloneable view of "shutdown has been asked for".
 #[derive(Clone)]
@@ -64,9 +69,22 @@ pub async fn signal() {
     }
 }
 
+/// Connections the kernel may hold ready before Cuppa accepts them. The usual default (128,
+/// which std and tokio use) overflows when a few hundred clients connect at once: the kernel
+/// drops the rest of their SYNs, and those clients wait a second for a retry. The kernel caps
+/// this at `net.core.somaxconn` (4096 on current Linux).
+const LISTEN_BACKLOG: u32 = 1024;
+
 /// Binds the configured address (port 0 picks a free one).
 pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(config.listen).await.with_context(|| format!("could not listen on {}", config.listen))
+    let listen = || {
+        let socket = if config.listen.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        // As `TcpListener::bind` does: a restart may bind while old connections linger.
+        socket.set_reuseaddr(true)?;
+        socket.bind(config.listen)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    listen().with_context(|| format!("could not listen on {}", config.listen))
 }
 
 /// A client gets this long to send its request headers; a slow trickle (slowloris) is cut off
@@ -111,6 +129,19 @@ pub async fn serve_router(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
     let graceful = GracefulShutdown::new();
+    let serve = |stream: TcpStream, peer: SocketAddr| {
+        let service = router.clone().map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    };
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -124,19 +155,27 @@ pub async fn serve_router(
             },
             () = shutdown.wait() => break,
         };
-        let service = router.clone().map_request(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request
-        });
-        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "connection ended with an error");
-            }
-        });
+        serve(stream, peer);
     }
-    drop(listener);
+    // Connections the kernel completed before the signal wait in the listen queue, their
+    // requests sent: closing the listener would reset them. They are taken in and served
+    // like the rest; a connection that arrives from now on is refused.
+    match listener.into_std() {
+        Ok(listener) => {
+            while let Ok((stream, peer)) = listener.accept() {
+                match stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream)) {
+                    Ok(stream) => serve(stream, peer),
+                    Err(err) => tracing::warn!(error = %err, "could not take in a waiting connection"),
+                }
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "could not take in the waiting connections"),
+    }
+    // hyper's graceful shutdown closes at once a connection that has shown no request yet. A
+    // client that connected just before the signal has sent its request, but it may not have
+    // been read: closed unread, the client would see the connection drop with no answer. A
+    // moment's grace lets those requests arrive, and they then finish like any in flight.
+    tokio::time::sleep(FIRST_REQUEST_GRACE).await;
     if tokio::time::timeout(DRAIN_LIMIT, graceful.shutdown()).await.is_err() {
         tracing::warn!("requests still running after {DRAIN_LIMIT:?}; stopping anyway");
     }
