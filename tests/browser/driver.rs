@@ -4,18 +4,18 @@
 
 use std::future::Future;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use thirtyfour::prelude::*;
 
 /// Where Debian's packages put them; `CHROMIUM` and `CHROMEDRIVER` override.
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// A desktop window; `Browser::phone` is 390 px wide.
+/// A desktop window, and a phone's screen (emulated: see `Browser::start`).
 pub const DESKTOP: (u32, u32) = (1280, 1000);
 pub const PHONE: (u32, u32) = (390, 844);
 /// How long a page may take to show what a step waits for: a post, its redirect and the page
@@ -30,6 +30,13 @@ pub struct Browser {
     /// The server's address, `http://127.0.0.1:port`.
     base: String,
     profile: PathBuf,
+}
+
+/// What `Browser::fetch` got back.
+pub struct Fetched {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
 }
 
 impl Browser {
@@ -67,6 +74,13 @@ impl Browser {
             &format!("--window-size={},{}", size.0, size.1),
         ] {
             caps.add_arg(arg).expect("argument");
+        }
+        // Chromium keeps its window at least 500 px wide, headless too, so a phone's screen is
+        // emulated as the developer tools do it: that width, a phone's viewport and touch.
+        if size.0 < 500 {
+            let metrics =
+                serde_json::json!({ "deviceMetrics": { "width": size.0, "height": size.1, "pixelRatio": 1.0 } });
+            caps.add_experimental_option("mobileEmulation", metrics).expect("mobile emulation");
         }
         let driver_url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
@@ -144,6 +158,17 @@ impl Browser {
         link.click().await.with_context(|| format!("follow {label:?}"))
     }
 
+    /// Follows the first link inside `within` whose text holds `text`: a list entry's link
+    /// often carries more than a name (a handle, a city).
+    pub async fn follow_in(&self, within: &str, text: &str) -> anyhow::Result<()> {
+        let scope = self.find(within).await?;
+        let link = scope
+            .find(By::XPath(format!(".//a[contains(normalize-space(), {})]", xpath_literal(text))))
+            .await
+            .with_context(|| format!("no link holding {text:?} in {within}"))?;
+        link.click().await.with_context(|| format!("follow {text:?}"))
+    }
+
     /// The visible text of the first element `css` names.
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
         Ok(self.find(css).await?.text().await?)
@@ -152,13 +177,24 @@ impl Browser {
     /// Waits until the first element `css` names shows `needle` (a post's redirect and the
     /// page after it take a moment), and fails with what it showed instead.
     pub async fn wait_for_text(&self, css: &str, needle: &str) -> anyhow::Result<()> {
+        self.wait_for_text_where(css, needle, |text| text.contains(needle)).await
+    }
+
+    /// `wait_for_text` for words the stylesheet may draw in capitals (small headings, labels
+    /// such as "PROPOSED BY"): the browser reports text as drawn, so case is ignored.
+    pub async fn wait_for_words(&self, css: &str, needle: &str) -> anyhow::Result<()> {
+        let needle_lower = needle.to_lowercase();
+        self.wait_for_text_where(css, needle, |text| text.to_lowercase().contains(&needle_lower)).await
+    }
+
+    async fn wait_for_text_where(&self, css: &str, needle: &str, shows: impl Fn(&str) -> bool) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut last = String::new();
         while started.elapsed() < WAIT {
             if let Ok(element) = self.driver.find(By::Css(css)).await
                 && let Ok(text) = element.text().await
             {
-                if text.contains(needle) {
+                if shows(&text) {
                     return Ok(());
                 }
                 last = text;
@@ -189,6 +225,99 @@ impl Browser {
         self.fill("input[name=password]", password).await?;
         self.press("main form", "Log in").await?;
         self.wait_for_text("main", "Welcome back!").await
+    }
+
+    /// Sets the field `css` names to `value` as a picker would, for the fields that typing
+    /// cannot fill the same way in every locale (`datetime-local`, `date`, `time`): sets the
+    /// value, sends the `input` and `change` events a person's choice sends, and fails if the
+    /// browser refused the value (it drops a malformed one silently).
+    pub async fn set_value(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        let field = self.find(css).await?;
+        let took = self
+            .driver
+            .execute(
+                "const [field, value] = arguments;
+                 field.value = value;
+                 field.dispatchEvent(new Event('input', { bubbles: true }));
+                 field.dispatchEvent(new Event('change', { bubbles: true }));
+                 return field.value;",
+                vec![field.to_json()?, serde_json::Value::from(value)],
+            )
+            .await
+            .with_context(|| format!("set {css}"))?;
+        let shown = took.json().as_str().unwrap_or_default();
+        ensure!(shown == value, "{css} took {shown:?} rather than {value:?}");
+        Ok(())
+    }
+
+    /// Chooses the file at `path` in the file input `css` names, as the file picker does.
+    pub async fn attach(&self, css: &str, path: &Path) -> anyhow::Result<()> {
+        let input = self.find(css).await?;
+        input.send_keys(path.display().to_string()).await.with_context(|| format!("attach {} to {css}", path.display()))
+    }
+
+    /// Clicks the label (of a radio button or checkbox) whose text holds `text`, inside
+    /// `within`, as a person ticks a choice by its words.
+    pub async fn pick(&self, within: &str, text: &str) -> anyhow::Result<()> {
+        let scope = self.find(within).await?;
+        let label = scope
+            .find(By::XPath(format!(".//label[contains(normalize-space(), {})]", xpath_literal(text))))
+            .await
+            .with_context(|| format!("no choice {text:?} in {within}"))?;
+        label.click().await.with_context(|| format!("pick {text:?}"))
+    }
+
+    /// Opens the `<details>` whose summary reads `summary` (a folded form, "More").
+    pub async fn unfold(&self, summary: &str) -> anyhow::Result<()> {
+        let literal = xpath_literal(summary);
+        let summary_element = self
+            .driver
+            .find(By::XPath(format!("//summary[normalize-space()={literal}]")))
+            .await
+            .with_context(|| format!("no folded section {summary:?}"))?;
+        summary_element.click().await.with_context(|| format!("unfold {summary:?}"))
+    }
+
+    /// Waits until the image `css` names has loaded and has pixels (a broken image has none).
+    pub async fn wait_for_image(&self, css: &str) -> anyhow::Result<()> {
+        let started = Instant::now();
+        while started.elapsed() < WAIT {
+            let image = self.find(css).await?;
+            let loaded = self
+                .driver
+                .execute(
+                    "const [image] = arguments; return image.complete && image.naturalWidth > 0;",
+                    vec![image.to_json()?],
+                )
+                .await?;
+            if loaded.json().as_bool() == Some(true) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the image {css} never loaded")
+    }
+
+    /// Fetches `path` from the page, as a click on a download link does: same origin, with
+    /// the browser's cookies.
+    pub async fn fetch(&self, path: &str) -> anyhow::Result<Fetched> {
+        let fetched = self
+            .driver
+            .execute_async(
+                "const [path, done] = arguments;
+                 fetch(path, { credentials: 'same-origin' })
+                   .then(r => r.text().then(body => done({ status: r.status, type: r.headers.get('content-type'), body })))
+                   .catch(e => done({ status: 0, type: null, body: String(e) }));",
+                vec![serde_json::Value::from(path)],
+            )
+            .await
+            .with_context(|| format!("fetch {path}"))?;
+        let json = fetched.json();
+        Ok(Fetched {
+            status: json["status"].as_u64().unwrap_or(0) as u16,
+            content_type: json["type"].as_str().unwrap_or_default().to_owned(),
+            body: json["body"].as_str().unwrap_or_default().to_owned(),
+        })
     }
 
     /// The first element `css` names, or an error that says which.

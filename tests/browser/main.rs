@@ -1,11 +1,13 @@
 //! Cuppa in a real Chromium, driven through chromedriver: journeys people take, accessibility
 //! (axe-core, the Nu Html Checker) and hostile strings on a phone-width screen.
 
+mod a11y;
+mod driver;
+mod hostile_render;
 #[path = "../common/served.rs"]
 mod served;
 #[path = "../common/db.rs"]
 mod test_db;
-mod driver;
 
 use driver::{Browser, DESKTOP};
 use served::{Options, Served};
