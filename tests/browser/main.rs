@@ -4,6 +4,7 @@
 mod a11y;
 mod driver;
 mod hostile_render;
+mod journeys;
 #[path = "../common/served.rs"]
 mod served;
 #[path = "../common/db.rs"]
