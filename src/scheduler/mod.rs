@@ -442,12 +442,12 @@ async fn run_round(
 /// A round's figures on one line, for the admin's flash and `cuppa schedule`.
 pub fn summary(f: &RoundFigures) -> String {
     format!(
-        "{} members considered, {} matchable, {} candidate pairs, {} pairs made ({:.1}% of matchable members suggested), \
+        "{} considered, {} matchable, {}, {} made ({:.1}% of matchable members suggested), \
          total weight {}; load {} ms, score {} ms, match {} ms, write {} ms",
-        f.members_considered,
+        counted(f.members_considered, "member", "members"),
         f.members_matchable,
-        f.candidate_pairs,
-        f.pairs_made,
+        counted(f.candidate_pairs, "candidate pair", "candidate pairs"),
+        counted(f.pairs_made, "pair", "pairs"),
         f.suggested_percent(),
         f.total_weight,
         f.load_ms,
@@ -455,4 +455,10 @@ pub fn summary(f: &RoundFigures) -> String {
         f.match_ms,
         f.write_ms
     )
+}
+
+/// "1 pair", "2 pairs": small rounds are common (a new community, a test), and "1 pairs made"
+/// reads wrong.
+fn counted(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -30,7 +30,7 @@ async fn an_admin_runs_a_round_and_a_member_accepts_the_suggestion() {
             admin.wait_for_text("main", "No round has run yet.").await?;
             admin.press("main", "Run this week's round").await?;
             admin.wait_for_text("main .flash", "Round written:").await?;
-            admin.wait_for_text("main .flash", "1 pairs made").await?;
+            admin.wait_for_text("main .flash", "1 pair made").await?;
             admin.wait_for_text("main", "Past rounds").await
         })
         .await;
