@@ -23,6 +23,9 @@ pub struct MemberRecord {
 }
 
 pub async fn find_member(db: impl PgExecutor<'_>, handle: &str) -> sqlx::Result<Option<MemberRecord>> {
+    if !could_be_handle(handle) {
+        return Ok(None);
+    }
     sqlx::query_as!(
         MemberRecord,
         r#"select m.id, m.handle, m.display_name, m.email, m.city, m.role as "role: Role",
@@ -38,6 +41,14 @@ pub async fn find_member(db: impl PgExecutor<'_>, handle: &str) -> sqlx::Result<
     .await
 }
 
+/// Whether `handle`, from a path or a query, may name a member. Admins reach deleted members
+/// too, whose handles (`~<id>`) no member could choose, so only what no handle holds is
+/// refused: a NUL byte, which PostgreSQL rejects with an error (a 500) rather than matching
+/// nothing.
+fn could_be_handle(handle: &str) -> bool {
+    !handle.contains('\0')
+}
+
 /// Who a handle names, for acting on them: just the id and the handle as stored.
 pub struct MemberKey {
     pub id: i64,
@@ -45,6 +56,9 @@ pub struct MemberKey {
 }
 
 pub async fn find_member_key(db: impl PgExecutor<'_>, handle: &str) -> sqlx::Result<Option<MemberKey>> {
+    if !could_be_handle(handle) {
+        return Ok(None);
+    }
     sqlx::query_as!(MemberKey, "select id, handle from members where lower(handle) = lower($1)", handle)
         .fetch_optional(db)
         .await

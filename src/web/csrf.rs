@@ -97,6 +97,7 @@ pub async fn verify_csrf(session: Session, request: Request, next: Next) -> Resp
     let (parts, body) = request.into_parts();
     let mut presented = parts.headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mut readable = true;
     let body = if content_type.starts_with("application/x-www-form-urlencoded") {
         let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
             return AppError::BadRequest("The form was too large.".to_owned()).into_response();
@@ -104,6 +105,7 @@ pub async fn verify_csrf(session: Session, request: Request, next: Next) -> Resp
         if presented.is_none() {
             presented = form_field(&bytes, FIELD);
         }
+        readable = decodes_to_utf8(&bytes);
         Body::from(bytes)
     } else if presented.is_none() && content_type.starts_with("multipart/form-data") {
         // An upload is not buffered whole: only its start is read, and handed on with the rest.
@@ -119,9 +121,35 @@ pub async fn verify_csrf(session: Session, request: Request, next: Next) -> Resp
         body
     };
     match presented {
+        Some(token) if token_matches(&token, &expected) && !readable => {
+            AppError::BadRequest("The form was not sent as UTF-8 text, so it could not be read.".to_owned())
+                .into_response()
+        }
         Some(token) if token_matches(&token, &expected) => next.run(Request::from_parts(parts, body)).await,
         _ => rejected(),
     }
+}
+
+/// Whether a urlencoded body's names and values decode to UTF-8. Browsers send Cuppa's forms
+/// in UTF-8; axum's `Form` reads anything else with U+FFFD in place of the bytes that are not,
+/// and what was sent would be stored changed without a word. `&`, `=` and `+` are ASCII, so
+/// decoding the body whole tells the same as decoding each name and value.
+fn decodes_to_utf8(body: &[u8]) -> bool {
+    let mut decoded = Vec::with_capacity(body.len());
+    let mut rest = body;
+    let digit = |byte: &u8| char::from(*byte).to_digit(16);
+    while let Some((&byte, after)) = rest.split_first() {
+        if let (b'%', [high, low, tail @ ..]) = (byte, after)
+            && let (Some(high), Some(low)) = (digit(high), digit(low))
+        {
+            decoded.push((high * 16 + low) as u8);
+            rest = tail;
+        } else {
+            decoded.push(byte);
+            rest = after;
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 fn rejected() -> Response {
@@ -221,6 +249,17 @@ mod tests {
         assert!(!token_matches(&secret, &secret), "the bare secret is not a token");
         assert!(!token_matches("zz", &secret));
         assert!(!token_matches(&one, &random_token()));
+    }
+
+    #[test]
+    fn only_forms_that_decode_to_utf8_are_readable() {
+        for good in ["", "a=b&c=d", "name=Zo%C3%AB+O%27Brien", "x=%E2%98%95", "x=%zz&y=%", "x=100%25", "x=%c3%a9"] {
+            assert!(decodes_to_utf8(good.as_bytes()), "{good}");
+        }
+        for bad in ["x=%FF", "x=%C3%28", "x=%ED%A0%80", "x=%C0%80", "x=%F4%90%80%80", "x=%C3&y=%A9", "%FF=x"] {
+            assert!(!decodes_to_utf8(bad.as_bytes()), "{bad}");
+        }
+        assert!(!decodes_to_utf8(b"x=\xff"), "raw bytes that are not UTF-8");
     }
 
     /// A body that arrives in these pieces, one frame each.

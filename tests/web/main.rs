@@ -9,6 +9,7 @@ mod faces;
 mod feeds;
 mod hardening;
 mod holes;
+mod hostile;
 mod invitations;
 mod meetups;
 mod members;
