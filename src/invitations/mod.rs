@@ -26,6 +26,7 @@ use crate::notify::model::Kind;
 use crate::photos::model::Size;
 use crate::social::store::MetHow;
 use crate::venues::model::Venue;
+use crate::web::bidi::isolate;
 use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{Action, Invitation, InviteForm, MetAnswer, NOTE_FIELD, Refusal, Side, State, TimesForm};
@@ -79,7 +80,10 @@ fn check_policy(policy: InvitePolicy, follows_inviter: bool) -> AppResult<()> {
 
 /// One invitation between two people is open at a time, whoever sent it.
 fn already_open(invitee: &Profile) -> AppError {
-    AppError::Conflict(format!("You already have an open invitation with {}: see /invitations.", invitee.display_name))
+    AppError::Conflict(format!(
+        "You already have an open invitation with {}: see /invitations.",
+        isolate(&invitee.display_name)
+    ))
 }
 
 /// The member `inviter` may invite, with the places they may choose; or why not. A refusal
@@ -177,7 +181,7 @@ async fn send_invitation(
     let mut tx = state.pool.begin().await?;
     let id = send_in(&mut tx, member.id, &invitee, venue.id, &times, &note).await?;
     tx.commit().await?;
-    Flash::success(format!("Invitation sent. {} will be told.", invitee.display_name)).push(&session).await?;
+    Flash::success(format!("Invitation sent. {} will be told.", isolate(&invitee.display_name))).push(&session).await?;
     Ok(Redirect::to(&format!("/invitations/{id}")).into_response())
 }
 
@@ -477,7 +481,8 @@ async fn apply_move(state: &AppState, member: &Member, id: i64, seen: State, mv:
     } == Status::Suspended;
     if other_suspended && matches!(mv, Move::Accept(_) | Move::Counter(_)) {
         return Err(AppError::Conflict(format!(
-            "{other_name}'s account is suspended, so this coffee cannot go ahead."
+            "{}'s account is suspended, so this coffee cannot go ahead.",
+            isolate(other_name)
         )));
     }
     let mut proposed = invitation.proposed_times.clone();

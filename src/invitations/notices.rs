@@ -1,14 +1,16 @@
 //! What each side is told when an invitation moves. Pure: the caller records the notices on
-//! the transaction of the move.
+//! the transaction of the move. What members typed (names, the place, notes) is marked with
+//! `web::bidi::isolate`, so that its direction cannot turn the sentence around it.
 
 use super::model::{Invitation, Side, local_label};
 use crate::notify::model::{Kind, Notice};
+use crate::web::bidi::isolate;
 
 /// The notice for the member on side `to` about `kind`, naming the other side (who made the
 /// move, for members' moves), who is its actor.
 pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
     let (other_id, other, _) = invitation.other(to);
-    let venue = &invitation.venue_name;
+    let (other, venue) = (isolate(other), isolate(&invitation.venue_name));
     let text = match kind {
         Kind::InvitationReceived => format!("{other} invites you to coffee at {venue}"),
         Kind::InvitationCountered => format!("{other} proposed other times for coffee at {venue}"),
@@ -36,7 +38,7 @@ pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
         }
     };
     let mut body = vec![text.clone(), String::new()];
-    body.push(format!("Where: {venue}, {}, {}", invitation.venue_address, invitation.venue_city));
+    body.push(format!("Where: {venue}, {}, {}", isolate(&invitation.venue_address), isolate(&invitation.venue_city)));
     match kind {
         Kind::InvitationReceived | Kind::InvitationCountered => {
             body.push("Proposed times:".to_owned());
@@ -56,7 +58,7 @@ pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
     };
     if !said.is_empty() {
         body.push(String::new());
-        body.push(format!("{other} wrote: {said}"));
+        body.push(format!("{other} wrote: {}", isolate(said)));
     }
     let link = format!("/invitations/{}", invitation.id);
     Notice { kind, text, body: body.join("\n"), link, actor: Some(other_id) }
@@ -67,7 +69,8 @@ pub fn notice(kind: Kind, invitation: &Invitation, to: Side) -> Notice {
 pub fn withdrawn(invitation: &Invitation, to: Side) -> Notice {
     let mut notice = notice(Kind::InvitationCancelled, invitation, to);
     let (_, other, _) = invitation.other(to);
-    let text = format!("Coffee with {other} at {} is off: it will not take place", invitation.venue_name);
+    let text =
+        format!("Coffee with {} at {} is off: it will not take place", isolate(other), isolate(&invitation.venue_name));
     notice.body = notice.body.replacen(&notice.text, &text, 1);
     notice.text = text;
     notice
@@ -116,15 +119,18 @@ mod tests {
     #[test]
     fn each_side_hears_of_the_other() {
         let received = notice(Kind::InvitationReceived, &invitation(), Side::Invitee);
-        assert_eq!(received.text, "Ada invites you to coffee at Café Lumen");
+        assert_eq!(received.text, "\u{2068}Ada\u{2069} invites you to coffee at \u{2068}Café Lumen\u{2069}");
         assert!(received.body.contains("Wed 1 Jul 2026, 10:30 (BST)"), "{}", received.body);
-        assert!(received.body.contains("Ada wrote: Shall we?"));
+        assert!(received.body.contains("\u{2068}Ada\u{2069} wrote: \u{2068}Shall we?\u{2069}"));
         assert_eq!(received.link, "/invitations/7");
         assert_eq!(received.actor, Some(1), "the notice is about the inviter");
 
         let accepted = Invitation { accepted_time: Some(invitation().proposed_times[0]), ..invitation() };
         let told = notice(Kind::InvitationAccepted, &accepted, Side::Inviter);
-        assert_eq!(told.text, "Coffee with Grace is agreed: Café Lumen, Wed 1 Jul 2026, 10:30 (BST)");
+        assert_eq!(
+            told.text,
+            "Coffee with \u{2068}Grace\u{2069} is agreed: \u{2068}Café Lumen\u{2069}, Wed 1 Jul 2026, 10:30 (BST)"
+        );
         assert!(!told.body.contains("Shall we?"));
         assert_eq!(told.actor, Some(2), "the notice is about the invitee");
     }

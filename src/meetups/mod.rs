@@ -26,6 +26,7 @@ use crate::notify::model::{Kind, Notice};
 use crate::photos::model::Size;
 use crate::social::store::MetHow;
 use crate::venues::model::Venue;
+use crate::web::bidi::isolate;
 use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{ANNOUNCEMENT_FIELD, Meetup, MeetupForm, Part, Repeat, RsvpStatus, Visibility, notice, ordinal};
@@ -342,8 +343,13 @@ async fn update_meetup(
     let after = store::find_meetup(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
     let moved = before.starts_at != after.starts_at || before.ends_at != after.ends_at || before.venue_id != venue;
     if moved {
-        let what =
-            format!("It was {} at {}; it is now {} at {}.", before.when(), before.place(), after.when(), after.place());
+        let what = format!(
+            "It was {} at {}; it is now {} at {}.",
+            before.when(),
+            isolate(&before.place()),
+            after.when(),
+            isolate(&after.place())
+        );
         let people = store::list_rsvp_members(&mut tx, id, &[RsvpStatus::Going, RsvpStatus::Waitlisted]).await?;
         tell(&mut tx, &people, &notice(Kind::MeetupChanged, &after, &what)).await?;
     }

@@ -8,6 +8,7 @@ use crate::invitations::model::{local_label, read_local};
 use crate::members::model::Status;
 use crate::notify::model::{Kind, Notice};
 use crate::web::FieldErrors;
+use crate::web::bidi::isolate;
 use crate::web::forms::TextField;
 
 #[derive(sqlx::Type, Clone, Copy, Debug, PartialEq, Eq)]
@@ -458,12 +459,13 @@ pub fn ordinal(n: i64) -> String {
 }
 
 /// What a member is told about a meetup. `extra` is the organiser's announcement, or what
-/// moved for a change.
+/// moved for a change. What members typed is marked with `isolate`, so that its direction
+/// cannot turn the sentence around it.
 pub fn notice(kind: Kind, meetup: &Meetup, extra: &str) -> Notice {
-    let title = &meetup.title;
-    let organiser = &meetup.organiser_name;
+    let title = isolate(&meetup.title);
+    let organiser = isolate(&meetup.organiser_name);
     let text = match kind {
-        Kind::MeetupInvited => format!("{organiser} invites you to “{title}” at {}", meetup.venue_name),
+        Kind::MeetupInvited => format!("{organiser} invites you to “{title}” at {}", isolate(&meetup.venue_name)),
         Kind::MeetupPromoted => format!("A seat freed up: you are going to “{title}”"),
         Kind::MeetupChanged => format!("“{title}” has moved: {}", meetup.when()),
         Kind::MeetupCancelled => format!("“{title}” on {} is cancelled", meetup.when()),
@@ -476,7 +478,7 @@ pub fn notice(kind: Kind, meetup: &Meetup, extra: &str) -> Notice {
         body.push(String::new());
     }
     body.push(format!("When: {} to {}", meetup.when(), meetup.until()));
-    body.push(format!("Where: {}", meetup.place()));
+    body.push(format!("Where: {}", isolate(&meetup.place())));
     body.push(format!("Organised by {organiser} (@{})", meetup.organiser_handle));
     let (link, actor) = (format!("/meetups/{}", meetup.id), Some(meetup.organiser_id));
     Notice { kind, text, body: body.join("\n"), link, actor }

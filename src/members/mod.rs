@@ -21,6 +21,7 @@ use crate::meetups::store::{MeetupNoShow, Rsvp};
 use crate::photos::model::Size;
 use crate::social;
 use crate::social::store::{ClaimForMe, NeverMet, PendingClaim, Relation};
+use crate::web::bidi::isolate;
 use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{InvitePolicy, Privacy, PrivacyForm, Profile, ProfileForm, ProfileUpdate, WEEKDAYS, WindowForm};
@@ -122,15 +123,17 @@ impl WelcomePage {
         CLAIMS_SHOWN
     }
 
-    /// Why this person is worth a coffee, in plain words.
+    /// Why this person is worth a coffee, in plain words; the city and interests marked with
+    /// `isolate`, for the page to show each in a `<bdi>`.
     fn reasons(&self, person: &NeverMet) -> String {
         let mut reasons = Vec::new();
         reasons.push(if person.mutual { "you follow each other".to_owned() } else { "you are connected".to_owned() });
         if person.same_city {
-            reasons.push(format!("you both live in {}", person.city));
+            reasons.push(format!("you both live in {}", isolate(&person.city)));
         }
         if !person.shared_interests.is_empty() {
-            reasons.push(format!("you both like {}", natural_list(&person.shared_interests)));
+            let interests: Vec<String> = person.shared_interests.iter().map(|interest| isolate(interest)).collect();
+            reasons.push(format!("you both like {}", natural_list(&interests)));
         }
         let mut text = reasons.join(", ");
         if let Some(first) = text.get_mut(0..1) {

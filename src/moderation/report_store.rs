@@ -5,6 +5,7 @@ use sqlx::{PgConnection, PgExecutor};
 
 use super::report_model::{CAP_WINDOW, CaseStatus, Category, DAILY_CAP, NewReport, TargetKind};
 use crate::invitations::store::NoShow;
+use crate::web::bidi::isolate;
 
 /// What a case is about, as every list shows it: the kind, and the columns that name it (only
 /// those of its kind are set).
@@ -21,21 +22,22 @@ pub struct Target {
 }
 
 impl Target {
-    /// A name or title for it.
+    /// A name or title for it, what members typed marked with `isolate` for the page to show
+    /// each in a `<bdi>`.
     pub fn name(&self) -> String {
         match self.kind {
             TargetKind::Member => match (&self.member_name, &self.member_handle) {
-                (Some(name), Some(handle)) => format!("{name} (@{handle})"),
+                (Some(name), Some(handle)) => format!("{} (@{handle})", isolate(name)),
                 _ => "a former member".to_owned(),
             },
             TargetKind::Invitation => format!("Coffee invitation {}", self.id),
             TargetKind::Venue => match (&self.venue_name, &self.venue_city) {
-                (Some(name), Some(city)) => format!("{name}, {city}"),
+                (Some(name), Some(city)) => format!("{}, {}", isolate(name), isolate(city)),
                 _ => format!("Venue {}", self.id),
             },
-            TargetKind::Meetup => self.meetup_title.clone().unwrap_or_else(|| format!("Meetup {}", self.id)),
+            TargetKind::Meetup => self.meetup_title.as_deref().map_or_else(|| format!("Meetup {}", self.id), isolate),
             TargetKind::Photo => match (&self.member_name, &self.member_handle) {
-                (Some(name), Some(handle)) => format!("Photo of {name} (@{handle})"),
+                (Some(name), Some(handle)) => format!("Photo of {} (@{handle})", isolate(name)),
                 _ => format!("Photo {}", self.id),
             },
         }

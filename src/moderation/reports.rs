@@ -33,6 +33,7 @@ use crate::invitations::store::NoShow;
 use crate::meetups::store::MeetupNoShow;
 use crate::members::model::Member;
 use crate::photos;
+use crate::web::bidi::isolate;
 use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 
@@ -101,7 +102,7 @@ async fn find_reportable(state: &AppState, me: &Member, kind: &str, key: &str) -
         TargetKind::Member => {
             let target = store::find_reportable_member(&state.pool, id).await?;
             let (target, _) = reportable_member(state, me, target, "You cannot report yourself.").await?;
-            let description = format!("the profile of {} (@{})", target.display_name, target.handle);
+            let description = format!("the profile of {} (@{})", isolate(&target.display_name), target.handle);
             Ok(Reportable { kind, id, key, subject: Some(target.id), description, picture: None })
         }
         TargetKind::Photo => {
@@ -110,7 +111,7 @@ async fn find_reportable(state: &AppState, me: &Member, kind: &str, key: &str) -
             let owner = owner.ok_or(AppError::NotFound)?;
             let target = store::find_member_showing_photo(&state.pool, owner, id).await?;
             let (target, i_block) = reportable_member(state, me, target, "You cannot report your own photo.").await?;
-            let description = format!("the photo of {} (@{})", target.display_name, target.handle);
+            let description = format!("the photo of {} (@{})", isolate(&target.display_name), target.handle);
             // None for a reporter who blocked the member: its URL answers 404 across a block.
             let picture = (!i_block).then(|| photos::model::url(target.id, id, photos::model::Size::Large));
             Ok(Reportable { kind, id, key, subject: Some(target.id), description, picture })
@@ -122,12 +123,12 @@ async fn find_reportable(state: &AppState, me: &Member, kind: &str, key: &str) -
                 crate::invitations::store::find_invitation(&state.pool, id).await?.ok_or(AppError::NotFound)?;
             let side = invitation.side_of(me.id).ok_or(AppError::NotFound)?;
             let (other, other_name, _) = invitation.other(side);
-            let description = format!("your coffee invitation with {other_name} (its notes)");
+            let description = format!("your coffee invitation with {} (its notes)", isolate(other_name));
             Ok(Reportable { kind, id, key, subject: Some(other), description, picture: None })
         }
         TargetKind::Venue => {
             let (name, city) = store::find_reportable_venue(&state.pool, id).await?.ok_or(AppError::NotFound)?;
-            let description = format!("the venue {name}, {city}");
+            let description = format!("the venue {}, {}", isolate(&name), isolate(&city));
             Ok(Reportable { kind, id, key, subject: None, description, picture: None })
         }
         TargetKind::Meetup => {
@@ -136,7 +137,8 @@ async fn find_reportable(state: &AppState, me: &Member, kind: &str, key: &str) -
             if meetup.organiser_id == me.id {
                 return Err(AppError::Conflict("You cannot report your own meetup.".to_owned()));
             }
-            let description = format!("the meetup “{}” organised by {}", meetup.title, meetup.organiser_name);
+            let description =
+                format!("the meetup “{}” organised by {}", isolate(&meetup.title), isolate(&meetup.organiser_name));
             Ok(Reportable { kind, id, key, subject: Some(meetup.organiser_id), description, picture: None })
         }
     }

@@ -29,6 +29,7 @@ use crate::members::model::{InvitePolicy, Member};
 use crate::moderation::audit;
 use crate::photos::model::Size;
 use crate::venues::model::VenueStatus;
+use crate::web::bidi::isolate;
 use crate::web::routes::Routes;
 use crate::web::{Flash, Layout};
 use round::Outcome;
@@ -253,7 +254,7 @@ async fn lock_open(conn: &mut sqlx::PgConnection, member: &Member, id: i64) -> A
         }
         SuggestionState::Accepted => Err(AppError::Conflict(format!(
             "This coffee with {} was already accepted: see your invitations.",
-            suggestion.other_name
+            isolate(&suggestion.other_name)
         ))),
         SuggestionState::Declined => Err(AppError::Conflict("This suggestion was already declined.".to_owned())),
         SuggestionState::Withdrawn => {
@@ -284,7 +285,7 @@ async fn accept_suggestion(
             .await?;
     store::answer_suggestion(&mut tx, id, member.id, SuggestionState::Accepted, Some(invitation)).await?;
     tx.commit().await?;
-    Flash::success(format!("Invitation sent to {}. You will be told when they answer.", other.display_name))
+    Flash::success(format!("Invitation sent to {}. You will be told when they answer.", isolate(&other.display_name)))
         .push(&session)
         .await?;
     Ok(Redirect::to(&format!("/invitations/{invitation}")))
@@ -302,7 +303,8 @@ async fn decline_suggestion(
     tx.commit().await?;
     Flash::info(format!(
         "Declined. Cuppa will not suggest you and {} to each other for {} weeks.",
-        suggestion.other_name, state.scheduler.cool_down_weeks
+        isolate(&suggestion.other_name),
+        state.scheduler.cool_down_weeks
     ))
     .push(&session)
     .await?;

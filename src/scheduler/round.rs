@@ -21,6 +21,7 @@ use super::{Settings, matching};
 use crate::invitations::model::local_label;
 use crate::notify::model::{Kind, Notice};
 use crate::server::Shutdown;
+use crate::web::bidi::isolate;
 
 /// The name of a round's advisory lock, hashed to its key as the graph locks' names are.
 pub const ROUND_LOCK: &str = "cuppa.round";
@@ -148,14 +149,15 @@ pub async fn run(
     Ok(Outcome::Ran(figures))
 }
 
-/// What `to` is told of a suggestion with `other`: the time in their own zone.
+/// What `to` is told of a suggestion with `other`: the time in their own zone. Names are
+/// marked with `isolate`, so that their direction cannot turn the sentence around them.
 fn notice(to: &Person, other: &Person, place: &str, starts_at: DateTime<Utc>) -> Notice {
     let when = local_label(starts_at, to.time_zone.parse().unwrap_or(Tz::UTC));
-    let text = format!("Coffee with {}? Cuppa suggests {when} at {place}", other.display_name);
+    let (name, place) = (isolate(&other.display_name), isolate(place));
+    let text = format!("Coffee with {name}? Cuppa suggests {when} at {place}");
     let body = format!(
-        "{text}.\n\nYou are connected with {} but have not met yet. Accept and Cuppa sends them an \
-         invitation from you; decline and Cuppa will not suggest the two of you again for a while.",
-        other.display_name
+        "{text}.\n\nYou are connected with {name} but have not met yet. Accept and Cuppa sends them an \
+         invitation from you; decline and Cuppa will not suggest the two of you again for a while."
     );
     Notice { kind: Kind::SuggestionMade, text, body, link: "/suggestions".to_owned(), actor: Some(other.id) }
 }
@@ -163,7 +165,11 @@ fn notice(to: &Person, other: &Person, place: &str, starts_at: DateTime<Utc>) ->
 /// What the other side is told when a suggestion is withdrawn: that it is off, and no reason.
 pub fn withdrawn_notice(taken: &store::Withdrawn) -> Notice {
     let when = local_label(taken.starts_at, taken.other_zone.parse().unwrap_or(Tz::UTC));
-    let text = format!("The suggested coffee with {} ({when} at {}) is off", taken.member_name, taken.venue_name);
+    let text = format!(
+        "The suggested coffee with {} ({when} at {}) is off",
+        isolate(&taken.member_name),
+        isolate(&taken.venue_name)
+    );
     let body =
         format!("{text}.\n\nIt will not take place. Later rounds will suggest other people you are connected with.");
     Notice {

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
 use super::score::{Follow, reasons};
+use crate::web::bidi::isolate;
 
 /// Begins a round on a fresh transaction: one snapshot for all its reads (repeatable read), so
 /// its figures and its pairs describe the same moment; then the round lock for the rest of the
@@ -220,10 +221,12 @@ pub struct Suggestion {
 }
 
 impl Suggestion {
-    /// Why Cuppa suggested them, in the viewer's words: "you follow each other and ...".
+    /// Why Cuppa suggested them, in the viewer's words: "you follow each other and ...". The
+    /// interests are marked with `isolate`, for the page to show each in a `<bdi>`.
     pub fn why(&self) -> String {
+        let shared: Vec<String> = self.shared_interests.iter().map(|interest| isolate(interest)).collect();
         Follow::seen_by_viewer(self.i_follow, self.follows_me)
-            .map(|follow| reasons(follow, &self.shared_interests))
+            .map(|follow| reasons(follow, &shared))
             .unwrap_or_default()
     }
 }

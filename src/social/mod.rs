@@ -22,6 +22,7 @@ use crate::error::{AppError, AppResult};
 use crate::members::model::Profile;
 use crate::members::store as members;
 use crate::photos::model::Size;
+use crate::web::bidi::isolate;
 use crate::web::forms::{FileFieldError, read_file_field};
 use crate::web::routes::Routes;
 use crate::web::{Flash, Layout, csrf, safe_next};
@@ -103,9 +104,9 @@ async fn answer_follow_change(
         return Ok(button.into_response());
     }
     let flash = if following {
-        Flash::success(format!("You follow {}.", profile.display_name))
+        Flash::success(format!("You follow {}.", isolate(&profile.display_name)))
     } else {
-        Flash::info(format!("You no longer follow {}.", profile.display_name))
+        Flash::info(format!("You no longer follow {}.", isolate(&profile.display_name)))
     };
     flash.push(session).await?;
     Ok(back_to(&form, &profile.handle).into_response())
@@ -163,7 +164,7 @@ async fn block(
     store::lock_graph_of(&mut tx, me.id.max(profile.id)).await?;
     store::insert_block(&mut tx, me.id, profile.id).await?;
     tx.commit().await?;
-    Flash::info(format!("You blocked {}. Neither of you will see the other on Cuppa.", profile.display_name))
+    Flash::info(format!("You blocked {}. Neither of you will see the other on Cuppa.", isolate(&profile.display_name)))
         .push(&session)
         .await?;
     Ok(Redirect::to("/settings/blocked"))
@@ -177,7 +178,7 @@ async fn unblock(
 ) -> AppResult<Redirect> {
     let profile = find_target(&state.pool, &handle).await?;
     store::delete_block(&state.pool, me.id, profile.id).await?;
-    Flash::info(format!("You unblocked {}.", profile.display_name)).push(&session).await?;
+    Flash::info(format!("You unblocked {}.", isolate(&profile.display_name))).push(&session).await?;
     Ok(Redirect::to("/settings/blocked"))
 }
 
@@ -311,7 +312,7 @@ async fn claim_met(
     if relation.blocked_either_way() {
         return Err(AppError::NotFound);
     }
-    let name = &profile.display_name;
+    let name = isolate(&profile.display_name);
     let flash = if relation.met {
         Flash::info(format!("You and {name} have already met."))
     } else {

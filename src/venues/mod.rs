@@ -19,6 +19,7 @@ use crate::auth::{Admin, CurrentMember};
 use crate::error::{AppError, AppResult};
 use crate::members::model::Member;
 use crate::moderation::audit;
+use crate::web::bidi::isolate;
 use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{Venue, VenueForm, VenueStatus};
@@ -136,9 +137,12 @@ async fn propose_venue(
     let mut errors = match form.validate() {
         Ok(venue) => match store::insert_venue(&state.pool, &venue, member.id).await {
             Ok(_) => {
-                Flash::success(format!("Thank you. An admin will review {} before it can be chosen.", venue.name))
-                    .push(&session)
-                    .await?;
+                Flash::success(format!(
+                    "Thank you. An admin will review {} before it can be chosen.",
+                    isolate(&venue.name)
+                ))
+                .push(&session)
+                .await?;
                 return Ok(Redirect::to("/venues").into_response());
             }
             Err(sqlx::Error::Database(db)) if db.constraint() == Some("venues_name_city_key") => FieldErrors::default(),

@@ -2,6 +2,7 @@
 
 use crate::notify::model::{Kind, Notice};
 use crate::web::FieldErrors;
+use crate::web::bidi::isolate;
 use crate::web::forms::TextField;
 
 #[derive(sqlx::Type, Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,16 +42,18 @@ impl Venue {
     }
 }
 
-/// What the member who proposed a place is told of the admins' decision.
+/// What the member who proposed a place is told of the admins' decision. The name and city
+/// are marked with `isolate`, so that their direction cannot turn the sentence around them.
 pub fn decision_notice(name: &str, city: &str, decision: VenueStatus) -> Notice {
+    let (place, town) = (isolate(name), isolate(city));
     let (kind, text, link) = if decision == VenueStatus::Approved {
         (
             Kind::VenueApproved,
-            format!("{name} in {city} is approved: members can now meet there"),
+            format!("{place} in {town} is approved: members can now meet there"),
             format!("/venues?city={}", crate::web::forms::encode_query_value(city)),
         )
     } else {
-        (Kind::VenueRejected, format!("{name} in {city} was not approved as a place to meet"), "/venues".to_owned())
+        (Kind::VenueRejected, format!("{place} in {town} was not approved as a place to meet"), "/venues".to_owned())
     };
     let body = format!(
         "{text}.\n\nThank you for proposing it. Admins approve public places where two people can talk easily."

@@ -3,6 +3,7 @@
 //! knows no domain: the member shown in the navigation arrives as a plain `NavMember`.
 
 pub mod assets;
+pub mod bidi;
 pub mod csrf;
 pub mod errors;
 pub mod forms;

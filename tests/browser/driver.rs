@@ -118,11 +118,16 @@ impl Browser {
         field.send_keys(value).await.with_context(|| format!("type into {css}"))
     }
 
-    /// Picks the option whose visible text is `label` in the select `css` names.
+    /// Picks the option whose visible text is `label` in the select `css` names. An option can
+    /// only hold text, so member-typed parts of it are isolated with invisible marks (U+2068,
+    /// U+2069; see `web::bidi`): they are left out of the comparison, as a reader sees none.
     pub async fn choose(&self, css: &str, label: &str) -> anyhow::Result<()> {
         let select = self.find(css).await?;
         let option = select
-            .find(By::XPath(format!(".//option[normalize-space()={}]", xpath_literal(label))))
+            .find(By::XPath(format!(
+                ".//option[translate(normalize-space(), '\u{2068}\u{2069}', '')={}]",
+                xpath_literal(label)
+            )))
             .await
             .with_context(|| format!("no option {label:?} in {css}"))?;
         option.click().await?;

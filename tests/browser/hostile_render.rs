@@ -2,7 +2,10 @@
 //! a script if it were not escaped, `javascript:` links, a right-to-left override, and
 //! unbroken words as long as each column holds. On every page that shows them, in a 390 px
 //! wide Chromium: no script ran, no `javascript:` address and no event handler is in the DOM,
-//! the text reads as typed, and nothing is wider than the screen.
+//! the text reads as typed, and nothing is wider than the screen. A right-to-left override
+//! stays inside the member's own text: each text node holding one is that text alone, in an
+//! element that isolates it, so Cuppa's words around it are not turned around (the tab's
+//! title, text only, isolates it with U+2068 and U+2069).
 //!
 //! Two rounds over the same rows. Markup: typed through the forms (the interests through SQL,
 //! since the form refuses `<` and `"` in a tag). Then a right-to-left override and a long
@@ -438,7 +441,35 @@ return {
   scrollWidth: document.documentElement.scrollWidth,
   width,
   wide: all.filter(e => sticksOut(e) && ![...e.children].some(sticksOut)).slice(0, 5).map(describe),
-};"#;
+  unisolated: unisolatedOverrides(arguments[1]),
+};
+
+// A text node that holds a right-to-left override must be nothing but one member's value,
+// inside an element that isolates it (`<bdi>`, `unicode-bidi: isolate`, or a block, which
+// HTML's own style sheet isolates) and holds nothing else: otherwise the override runs on past
+// the member's text and reverses Cuppa's own words around it. Asking only for an isolating
+// element would pass `<p>Met [override]Name in person?</p>`. A textarea's text is a paragraph
+// of its own, which nothing else shares.
+function unisolatedOverrides(values) {
+  const isolating = e => ['isolate', 'isolate-override', 'plaintext'].includes(getComputedStyle(e).unicodeBidi);
+  const shorten = html => html.replace(/\u202E/g, '[RLO]').replace(/([A-Z])\1{20,}/g, '$1$1$1…').slice(0, 200);
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.data.includes('\u202E') || node.parentElement.closest('textarea')) continue;
+    const text = node.data.trim();
+    let e = node.parentElement;
+    while (e && !isolating(e) && e.textContent.trim() === text) e = e.parentElement;
+    if (!values.includes(text) || !e || !isolating(e) || e.textContent.trim() !== text) {
+      found.push(shorten(node.parentElement.outerHTML));
+    }
+  }
+  // The tab's title is text only: there the override must be closed in by U+2068 and U+2069.
+  if (document.title.replace(/\u2068[^\u2068\u2069]*\u2069/g, '').includes('\u202E')) {
+    found.push(shorten('<title>' + document.title));
+  }
+  return found;
+}"#;
 
 /// Opens each page as its viewer, saves a screenshot and returns what is wrong, a line each.
 async fn check_pages(
@@ -449,6 +480,8 @@ async fn check_pages(
     shots: &mut Screenshots,
 ) -> Vec<String> {
     let mut problems = Vec::new();
+    // Every value of the round: a text node that holds an override must be one of them, whole.
+    let all: Value = values.values().map(|v| Value::from(v.as_str())).collect();
     for page in pages {
         let browser = match page.viewer {
             Viewer::Author => author,
@@ -462,7 +495,7 @@ async fn check_pages(
             .step(JOURNEY, &label, async {
                 browser.goto(&page.path).await?;
                 shots.take(browser, &label).await?;
-                found = browser.driver.execute(INSPECT, vec![Value::from(expected)]).await?.json().clone();
+                found = browser.driver.execute(INSPECT, vec![Value::from(expected), all.clone()]).await?.json().clone();
                 Ok(())
             })
             .await;
@@ -474,6 +507,7 @@ async fn check_pages(
             ("missing", "not shown as typed"),
             ("handlers", "event handler in the DOM"),
             ("javascript", "javascript: address in the DOM"),
+            ("unisolated", "right-to-left override not isolated from the words around it"),
         ] {
             for item in found[key].as_array().into_iter().flatten() {
                 wrong.push(format!("{what}: {item}"));

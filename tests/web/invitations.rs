@@ -104,7 +104,7 @@ async fn an_invitation_goes_from_sent_to_met() {
     let page = ada.get(sent.location()).await;
     assert!(page.text(".flash").contains("Invitation sent"));
     assert!(page.text("h1").contains("Coffee with grace"));
-    assert!(page.body.contains("Waiting for grace to answer"));
+    assert!(page.text(".invitation-detail").contains("Waiting for grace to answer"));
     assert_eq!(state_of(&ada.pool, id).await, "pending");
     assert_eq!(kinds_for(&ada.pool, grace_id).await, ["invitation_received"]);
     let mail: String = sqlx::query_scalar("select to_address from outbox where member_id = $1")

@@ -161,7 +161,7 @@ async fn a_member_reports_a_profile_an_invitation_a_venue_and_a_meetup_and_is_to
     );
     let mine = wren.get("/settings/reports").await;
     assert_eq!(mine.texts("table.reports tbody tr").len(), 4);
-    assert!(mine.text("table.reports").contains("Venue: Café Lumen, London"));
+    assert!(mine.inline_texts("table.reports td").contains(&"Venue: Café Lumen, London".to_owned()));
     assert!(mine.text("table.reports").contains("Meetup: Board games"));
     assert!(mine.attrs(".tabs a[aria-current=page]", "href").contains(&"/settings/reports".to_owned()));
     assert_eq!(count_reports(&pool, wren_id).await, 4);

@@ -267,7 +267,7 @@ async fn the_home_page_lists_the_connected_never_met_most_promising_first() {
     let home = me.get("/").await;
     let listed: Vec<String> = home.texts(".never-met .person strong");
     assert_eq!(listed, ["mutual_near_jazz", "mutual_near", "mutual_far", "follower_only"]);
-    let reasons = home.texts(".never-met .reason");
+    let reasons = home.inline_texts(".never-met .reason");
     assert_eq!(reasons[0], "You follow each other, you both live in London, you both like jazz");
     assert_eq!(reasons[3], "You are connected");
     assert_eq!(home.text(".figures"), "You have met 1 of the 4 people you follow.");

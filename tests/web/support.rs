@@ -58,10 +58,21 @@ impl Page {
 
     /// The text of every element matching `selector`, whitespace collapsed.
     pub fn texts(&self, selector: &str) -> Vec<String> {
+        self.texts_joined(selector, " ")
+    }
+
+    /// The text of every element matching `selector` as a browser runs it together: its text
+    /// nodes joined as they are, whitespace collapsed. `texts` puts a space between them, which
+    /// reads "London , you" where a name in a `<bdi>` meets the comma after it.
+    pub fn inline_texts(&self, selector: &str) -> Vec<String> {
+        self.texts_joined(selector, "")
+    }
+
+    fn texts_joined(&self, selector: &str, between: &str) -> Vec<String> {
         let html = Html::parse_document(&self.body);
         let selector = Selector::parse(selector).expect("valid selector");
         html.select(&selector)
-            .map(|e| e.text().collect::<Vec<_>>().join(" ").split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(|e| e.text().collect::<Vec<_>>().join(between).split_whitespace().collect::<Vec<_>>().join(" "))
             .collect()
     }
 

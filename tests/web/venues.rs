@@ -47,7 +47,7 @@ async fn a_proposed_venue_is_listed_only_once_an_admin_approves_it() {
     assert_eq!(admin.post(&format!("/admin/venues/{id}/approve"), &[]).await.location(), "/admin/venues");
 
     let told = member.get("/notifications").await;
-    assert!(told.body.contains("Café Lumen in London is approved"), "the proposer is told");
+    assert!(told.text(".notifications").contains("Café Lumen in London is approved"), "the proposer is told");
     let list = member.get("/venues?city=LONDON").await;
     assert_eq!(list.texts(".venue strong"), ["Café Lumen"]);
     assert!(list.text(".venue").contains("Step-free"));
