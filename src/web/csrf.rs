@@ -132,11 +132,17 @@ pub async fn verify_csrf(session: Session, request: Request, next: Next) -> Resp
 
 /// Whether a urlencoded body's names and values decode to UTF-8. Browsers send Cuppa's forms
 /// in UTF-8; axum's `Form` reads anything else with U+FFFD in place of the bytes that are not,
-/// and what was sent would be stored changed without a word. `&`, `=` and `+` are ASCII, so
+/// and what was sent would be stored changed without a word. `&` and `=` are ASCII, so
 /// decoding the body whole tells the same as decoding each name and value.
 fn decodes_to_utf8(body: &[u8]) -> bool {
-    let mut decoded = Vec::with_capacity(body.len());
-    let mut rest = body;
+    std::str::from_utf8(&url_decode(body)).is_ok()
+}
+
+/// The bytes a urlencoded name or value stands for: `+` is a space and `%XX` a byte; a `%`
+/// not followed by two hex digits stands for itself, as browsers and axum's `Form` read it.
+pub fn url_decode(encoded: &[u8]) -> Vec<u8> {
+    let mut decoded = Vec::with_capacity(encoded.len());
+    let mut rest = encoded;
     let digit = |byte: &u8| char::from(*byte).to_digit(16);
     while let Some((&byte, after)) = rest.split_first() {
         if let (b'%', [high, low, tail @ ..]) = (byte, after)
@@ -145,11 +151,11 @@ fn decodes_to_utf8(body: &[u8]) -> bool {
             decoded.push((high * 16 + low) as u8);
             rest = tail;
         } else {
-            decoded.push(byte);
+            decoded.push(if byte == b'+' { b' ' } else { byte });
             rest = after;
         }
     }
-    std::str::from_utf8(&decoded).is_ok()
+    decoded
 }
 
 fn rejected() -> Response {
@@ -260,6 +266,7 @@ mod tests {
             assert!(!decodes_to_utf8(bad.as_bytes()), "{bad}");
         }
         assert!(!decodes_to_utf8(b"x=\xff"), "raw bytes that are not UTF-8");
+        assert_eq!(url_decode(b"Zo%C3%AB+O%27Brien%zz%4"), "Zoë O'Brien%zz%4".as_bytes());
     }
 
     /// A body that arrives in these pieces, one frame each.

@@ -390,20 +390,7 @@ impl Piece {
             Piece::Text(text) => Some(Ok(text.clone())),
             Piece::Raw(bytes) if bytes.contains(&b'&') || bytes.contains(&b'=') => None,
             Piece::Raw(bytes) => {
-                let mut decoded = Vec::with_capacity(bytes.len());
-                let mut rest = &bytes[..];
-                let digit = |byte: &u8| char::from(*byte).to_digit(16);
-                while let Some((&byte, after)) = rest.split_first() {
-                    if let (b'%', [high, low, tail @ ..]) = (byte, after)
-                        && let (Some(high), Some(low)) = (digit(high), digit(low))
-                    {
-                        decoded.push((high * 16 + low) as u8);
-                        rest = tail;
-                    } else {
-                        decoded.push(if byte == b'+' { b' ' } else { byte });
-                        rest = after;
-                    }
-                }
+                let decoded = cuppa::web::csrf::url_decode(bytes);
                 Some(String::from_utf8(decoded).map_err(|err| err.into_bytes()))
             }
         }
