@@ -342,8 +342,8 @@ impl Browser {
         }
     }
 
-    /// Writes a screenshot and the page's HTML under `target/browser-failures/`.
-    async fn save_failure(&self, journey: &str, step: &str) -> String {
+    /// Writes a screenshot and the page's HTML under `target/browser-failures/`, and says where.
+    pub async fn save_failure(&self, journey: &str, step: &str) -> String {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("browser-failures");
         if let Err(err) = std::fs::create_dir_all(&dir) {
             return format!("(could not create {}: {err})", dir.display());
