@@ -95,16 +95,6 @@ impl Config {
         let url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
         url.trim_end_matches('/').to_owned()
     }
-
-    pub fn scheduler(&self) -> crate::scheduler::Settings {
-        crate::scheduler::Settings {
-            cool_down_weeks: self.cool_down_weeks,
-            horizon_days: self.horizon_days,
-            weekday: self.round_day,
-            hour: self.round_hour,
-            ..crate::scheduler::Settings::default()
-        }
-    }
 }
 
 // The database and SMTP URLs may carry passwords: keep them out of logs.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::server::Shutdown;
+use crate::shutdown::Shutdown;
 use sqlx::PgPool;
 
 /// Prunes expired sessions and stale log-in failures once an hour, and frees the handles of

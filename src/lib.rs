@@ -16,6 +16,7 @@ pub mod photos;
 pub mod scheduler;
 pub mod seed;
 pub mod server;
+pub mod shutdown;
 pub mod social;
 pub mod venues;
 pub mod web;

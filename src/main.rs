@@ -16,7 +16,8 @@ use cuppa::moderation::audit::Actor;
 use cuppa::notify::sender::Mailer;
 use cuppa::scheduler::matching;
 use cuppa::scheduler::round::Outcome;
-use cuppa::server::{self, Jobs, Shutdown};
+use cuppa::server::{self, Jobs};
+use cuppa::shutdown::{self, Shutdown};
 use cuppa::{AppState, members, moderation, seed};
 
 #[derive(Parser)]
@@ -204,7 +205,7 @@ struct MatchReport {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let (stop, shutdown) = Shutdown::new();
     tokio::spawn(async move {
-        server::signal().await;
+        shutdown::signal().await;
         tracing::info!("shutting down");
         let _ = stop.send(true);
     });
@@ -247,7 +248,7 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
                 pool: db.pool.clone(),
                 secure_cookies: config.secure_cookies,
                 public_url: config.public_url(),
-                scheduler: config.scheduler(),
+                scheduler: cuppa::scheduler::Settings::from_config(config),
                 trusted_proxies: cuppa::web::TrustedProxies::new(config.trusted_proxies.iter().copied()),
             };
             server::serve(listener, state, jobs, shutdown).await
@@ -266,8 +267,14 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
         }
         Command::Schedule { dry_run } => {
             db.migrate().await?;
-            let outcome =
-                cuppa::scheduler::round::run(&db.pool, &config.scheduler(), Utc::now(), None, dry_run).await?;
+            let outcome = cuppa::scheduler::round::run(
+                &db.pool,
+                &cuppa::scheduler::Settings::from_config(config),
+                Utc::now(),
+                None,
+                dry_run,
+            )
+            .await?;
             match outcome {
                 Outcome::Ran(figures) => {
                     let done = if dry_run { "Dry run, nothing written" } else { "Round written" };

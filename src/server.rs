@@ -13,11 +13,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::watch;
 use tower::ServiceExt;
 
 use crate::config::Config;
 use crate::notify::sender::{self, Mailer};
+use crate::shutdown::Shutdown;
 use crate::{AppState, app, jobs};
 
 /// How long in-flight requests get to finish after a shutdown signal. Idle keep-alive
@@ -27,47 +27,6 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(15);
 /// How long connections accepted before a shutdown signal get to show their first request
 /// before idle connections are closed.
 const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(100);
-
-/// A cloneable view of "shutdown has been asked for".
-#[derive(Clone)]
-pub struct Shutdown(watch::Receiver<bool>);
-
-impl Shutdown {
-    /// A sender to trigger shutdown and the receiver side to wait on.
-    pub fn new() -> (watch::Sender<bool>, Shutdown) {
-        let (tx, rx) = watch::channel(false);
-        (tx, Shutdown(rx))
-    }
-
-    pub async fn wait(&mut self) {
-        // An error means the sender is gone, which also means: stop.
-        let _ = self.0.wait_for(|stop| *stop).await;
-    }
-
-    /// Whether shutdown has been asked for, without waiting: for jobs that check between steps.
-    pub fn is_stopping(&self) -> bool {
-        *self.0.borrow() || self.0.has_changed().is_err()
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-}
 
 /// Connections the kernel may hold ready before Cuppa accepts them. The usual default (128,
 /// which std and tokio use) overflows when a few hundred clients connect at once: the kernel

@@ -9,7 +9,7 @@ use sqlx::{PgConnection, PgPool};
 use super::model::{Action, Invitation, Side, State};
 use super::{notices, store};
 use crate::notify::model::Kind;
-use crate::server::Shutdown;
+use crate::shutdown::Shutdown;
 
 /// How many invitations one transaction moves.
 const BATCH: i64 = 100;

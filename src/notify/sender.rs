@@ -27,7 +27,7 @@ use tokio::io::AsyncWriteExt;
 use super::model::{self, Email, Retry};
 use super::store::{self, DueMail};
 use crate::config::Config;
-use crate::server::Shutdown;
+use crate::shutdown::Shutdown;
 
 /// Emails sent per round before the sender looks again (each in its own transaction).
 pub const BATCH_SIZE: i64 = 20;

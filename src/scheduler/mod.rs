@@ -73,6 +73,21 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// The operator's choices (`--cool-down-weeks`, `--horizon-days`, `--round-day`,
+    /// `--round-hour`); the rest as default. Here rather than in config, which stays a leaf
+    /// that knows no domain.
+    pub fn from_config(config: &crate::config::Config) -> Settings {
+        Settings {
+            cool_down_weeks: config.cool_down_weeks,
+            horizon_days: config.horizon_days,
+            weekday: config.round_day,
+            hour: config.round_hour,
+            ..Settings::default()
+        }
+    }
+}
+
 /// The least notice an accepted suggestion gives the other member: closer than this, the
 /// suggestion is no longer offered.
 pub const MIN_NOTICE: TimeDelta = TimeDelta::hours(2);

@@ -20,7 +20,7 @@ use super::store::{self, NewSuggestion, RoundFigures};
 use super::{Settings, matching};
 use crate::invitations::model::local_label;
 use crate::notify::model::{Kind, Notice};
-use crate::server::Shutdown;
+use crate::shutdown::Shutdown;
 use crate::web::bidi::isolate;
 
 /// The name of a round's advisory lock, hashed to its key as the graph locks' names are.

@@ -163,6 +163,10 @@ async fn block(
     store::lock_graph_of(&mut tx, me.id.min(profile.id)).await?;
     store::lock_graph_of(&mut tx, me.id.max(profile.id)).await?;
     store::insert_block(&mut tx, me.id, profile.id).await?;
+    // The two stop seeing each other everywhere at once: an open invitation between them is
+    // quietly cancelled, and each one's notifications that name the other go.
+    crate::invitations::store::cancel_open_between(&mut tx, me.id, profile.id).await?;
+    crate::notify::store::delete_naming_each_other(&mut tx, me.id, profile.id).await?;
     tx.commit().await?;
     Flash::info(format!("You blocked {}. Neither of you will see the other on Cuppa.", isolate(&profile.display_name)))
         .push(&session)

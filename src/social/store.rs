@@ -204,10 +204,9 @@ pub async fn list_follows(
     }
 }
 
-/// Blocks `blocked`, removes the follows between the two, declines any pending "we have met"
-/// claim, quietly cancels any open invitation between them and deletes each one's
-/// notifications that name the other, in the caller's transaction (which holds both graph
-/// locks).
+/// Blocks `blocked`, removes the follows between the two and declines any pending "we have
+/// met" claim, in the caller's transaction (which holds both graph locks). What a block means
+/// for other domains (invitations, notifications) the handler does in the same transaction.
 pub async fn insert_block(conn: &mut PgConnection, blocker: i64, blocked: i64) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into blocks (blocker_id, blocked_id) values ($1, $2) on conflict do nothing",
@@ -233,8 +232,7 @@ pub async fn insert_block(conn: &mut PgConnection, blocker: i64, blocked: i64) -
     )
     .execute(&mut *conn)
     .await?;
-    crate::notify::store::delete_naming_each_other(conn, blocker, blocked).await?;
-    crate::invitations::store::cancel_open_between(conn, blocker, blocked).await
+    Ok(())
 }
 
 pub async fn delete_block(db: impl PgExecutor<'_>, blocker: i64, blocked: i64) -> sqlx::Result<()> {

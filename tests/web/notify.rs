@@ -333,7 +333,7 @@ async fn the_sender_loop_sends_and_stops_with_the_server() {
     tell(&ada.pool, ada_id, Kind::MetConfirmed, "You met Grace", "/m/grace").await;
     let dir = mail_dir("loop");
     let mailer = Mailer::folder(&dir, "Cuppa <cuppa@localhost>", PUBLIC_URL).unwrap();
-    let (stop, shutdown) = cuppa::server::Shutdown::new();
+    let (stop, shutdown) = cuppa::shutdown::Shutdown::new();
     let task = tokio::spawn(sender::run_sender(ada.pool.clone(), mailer, shutdown));
     // The first tick is immediate; wait for its batch to land, within a bound.
     let sent = async {

@@ -39,7 +39,7 @@ pub async fn spawn_server(
 ) -> (SocketAddr, tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<anyhow::Result<()>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free loopback port");
     let addr = listener.local_addr().expect("the bound address");
-    let (stop, shutdown) = cuppa::server::Shutdown::new();
+    let (stop, shutdown) = cuppa::shutdown::Shutdown::new();
     let task = tokio::spawn(cuppa::server::serve_router(listener, router, header_timeout, shutdown));
     (addr, stop, task)
 }
