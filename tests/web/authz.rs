@@ -20,7 +20,7 @@ use chrono_tz::Europe::London;
 use cuppa::web::routes::{Method, Route};
 use sqlx::PgPool;
 
-use crate::support::{Client, Page, add_venue, copy_of, drop_database, test_state};
+use crate::support::{Client, Page, add_venue, copy_of, drop_database, insert_meetup, insert_rsvp, test_state};
 use Object::{
     Asset, Attending, CalendarFeed, Case, CheckingIn, Claim, Ended, Invitation, MyReport, Nothing, Notification,
     OwnMeetup, Profile, ProposedVenue, Reportable, Suggestion, Warning, Window,
@@ -527,34 +527,6 @@ fn at(delta: Duration) -> DateTime<Utc> {
 fn local_in(days: i64, hour: u32) -> String {
     let day = (Utc::now() + Duration::days(days)).with_timezone(&London).date_naive();
     format!("{}T{hour:02}:00", day.format("%Y-%m-%d"))
-}
-
-async fn insert_meetup(db: &PgPool, organiser: i64, venue: i64, starts: DateTime<Utc>, visibility: &str) -> i64 {
-    sqlx::query_scalar(
-        "insert into meetups (organiser_id, venue_id, title, starts_at, ends_at, capacity, visibility)
-         values ($1, $2, 'A matrix meetup', $3, $3 + interval '2 hours', 12, $4::meetup_visibility)
-         returning id",
-    )
-    .bind(organiser)
-    .bind(venue)
-    .bind(starts)
-    .bind(visibility)
-    .fetch_one(db)
-    .await
-    .unwrap()
-}
-
-async fn insert_rsvp(db: &PgPool, meetup: i64, member: i64, checked_in: bool) {
-    sqlx::query(
-        "insert into rsvps (meetup_id, member_id, status, checked_in_at)
-         values ($1, $2, 'going', case when $3 then now() - interval '150 minutes' end)",
-    )
-    .bind(meetup)
-    .bind(member)
-    .bind(checked_in)
-    .execute(db)
-    .await
-    .unwrap();
 }
 
 /// Makes the row's object for one request; gives every placeholder's value.

@@ -40,7 +40,7 @@ use proptest::test_runner::{Config, RngSeed, TestCaseResult, TestError, TestRunn
 use scraper::{ElementRef, Html, Selector};
 use sqlx::PgPool;
 
-use crate::support::{Client, Page, give_photo_row, next_addr, png};
+use crate::support::{Client, Page, give_photo_row, insert_meetup, insert_rsvp, next_addr, png};
 
 /// Members in the seeded community: enough for meetups, invitations and a directory.
 const MEMBERS: usize = 120;
@@ -1162,29 +1162,10 @@ async fn stage(visitors: &mut BTreeMap<Persona, Visitor>) -> BTreeMap<Persona, V
 
 /// A public meetup of two hours at `venue` starting `minutes` from now, these members going
 /// (and checked in, or not).
-async fn meetup(pool: &PgPool, organiser: i64, venue: i64, minutes: i32, going: &[(i64, bool)]) -> i64 {
-    let id = sqlx::query_scalar(
-        "insert into meetups (organiser_id, venue_id, title, starts_at, ends_at, capacity, visibility)
-         values ($1, $2, 'Staged meetup', now() + make_interval(mins => $3), now() + make_interval(mins => $3 + 120), 12, 'public')
-         returning id",
-    )
-    .bind(organiser)
-    .bind(venue)
-    .bind(minutes)
-    .fetch_one(pool)
-    .await
-    .expect("a meetup");
+async fn meetup(pool: &PgPool, organiser: i64, venue: i64, minutes: i64, going: &[(i64, bool)]) -> i64 {
+    let id = insert_meetup(pool, organiser, venue, Utc::now() + Duration::minutes(minutes), "public").await;
     for &(member, checked_in) in going {
-        sqlx::query(
-            "insert into rsvps (meetup_id, member_id, status, checked_in_at)
-             values ($1, $2, 'going', case when $3 then now() - interval '150 minutes' end)",
-        )
-        .bind(id)
-        .bind(member)
-        .bind(checked_in)
-        .execute(pool)
-        .await
-        .expect("an RSVP");
+        insert_rsvp(pool, id, member, checked_in).await;
     }
     id
 }

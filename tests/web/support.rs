@@ -10,6 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode, header};
+use chrono::{DateTime, Utc};
 use cuppa::AppState;
 use http_body_util::BodyExt;
 use scraper::{Html, Selector};
@@ -312,4 +313,34 @@ pub async fn add_venue(pool: &PgPool, name: &str, city: &str) -> i64 {
     .fetch_one(pool)
     .await
     .unwrap()
+}
+
+/// A meetup of two hours at `venue` from `starts`, with 12 seats.
+pub async fn insert_meetup(db: &PgPool, organiser: i64, venue: i64, starts: DateTime<Utc>, visibility: &str) -> i64 {
+    sqlx::query_scalar(
+        "insert into meetups (organiser_id, venue_id, title, starts_at, ends_at, capacity, visibility)
+         values ($1, $2, 'A matrix meetup', $3, $3 + interval '2 hours', 12, $4::meetup_visibility)
+         returning id",
+    )
+    .bind(organiser)
+    .bind(venue)
+    .bind(starts)
+    .bind(visibility)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+/// `member` going to `meetup`, checked in (150 minutes ago) or not.
+pub async fn insert_rsvp(db: &PgPool, meetup: i64, member: i64, checked_in: bool) {
+    sqlx::query(
+        "insert into rsvps (meetup_id, member_id, status, checked_in_at)
+         values ($1, $2, 'going', case when $3 then now() - interval '150 minutes' end)",
+    )
+    .bind(meetup)
+    .bind(member)
+    .bind(checked_in)
+    .execute(db)
+    .await
+    .unwrap();
 }
