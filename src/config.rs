@@ -24,6 +24,12 @@ pub struct Config {
     #[arg(long, env = "CUPPA_LISTEN", default_value = "127.0.0.1:8080", global = true)]
     pub listen: SocketAddr,
 
+    /// Address to serve Prometheus metrics on, at `/metrics` (off unless set). A listener of
+    /// its own, apart from the site, so the figures are never public: keep it on loopback or
+    /// a private network that only the monitoring reaches.
+    #[arg(long, env = "CUPPA_METRICS_LISTEN", value_name = "ADDRESS", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Mark the session cookie `Secure`: set this whenever Cuppa is served over https.
     #[arg(long, env = "CUPPA_SECURE_COOKIES", global = true)]
     pub secure_cookies: bool,
@@ -104,6 +110,7 @@ impl fmt::Debug for Config {
             .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("secure_cookies", &self.secure_cookies)
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
             .field("mail_from", &self.mail_from)
@@ -158,6 +165,18 @@ mod tests {
         assert_eq!(listening.config.public_url(), "http://127.0.0.1:9000");
         let told = Cli::parse_from(["cuppa", "--public-url", "https://cuppa.example/"]);
         assert_eq!(told.config.public_url(), "https://cuppa.example");
+    }
+
+    #[test]
+    fn metrics_are_off_unless_an_address_is_given() {
+        if std::env::var_os("CUPPA_METRICS_LISTEN").is_some() {
+            return;
+        }
+        assert_eq!(Cli::parse_from(["cuppa"]).config.metrics_listen, None);
+        let on = Cli::parse_from(["cuppa", "--metrics-listen", "127.0.0.1:9464"]);
+        assert_eq!(on.config.metrics_listen, Some(SocketAddr::from(([127, 0, 0, 1], 9464))));
+        let bad = Cli::try_parse_from(["cuppa", "--metrics-listen", "9464"]).err().expect("refused");
+        assert!(bad.to_string().contains("--metrics-listen"), "{bad}");
     }
 
     #[test]

@@ -6,10 +6,12 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod feeds;
+pub mod home;
 pub mod invitations;
 pub mod jobs;
 pub mod meetups;
 pub mod members;
+pub mod metrics;
 pub mod moderation;
 pub mod notify;
 pub mod photos;
@@ -83,6 +85,7 @@ pub fn app(state: AppState) -> Router {
 pub fn routes() -> Routes<AppState> {
     Routes::new()
         .merge(auth::routes())
+        .merge(home::routes())
         .merge(members::routes())
         .merge(social::routes())
         .merge(venues::routes())
@@ -101,6 +104,8 @@ pub fn routes() -> Routes<AppState> {
 /// probe routes behind exactly the same sessions, CSRF checks and error pages.
 pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let secure_cookies = state.secure_cookies;
+    // One per router: it keeps the visitors' CSRF key once read (see `web::csrf`).
+    let csrf = web::csrf::Csrf::new(state.pool.clone(), secure_cookies);
     let request_id = HeaderName::from_static("x-request-id");
     let sessions = SessionManagerLayer::new(PgSessionStore::new(state.pool.clone()))
         .with_name("cuppa_session")
@@ -109,11 +114,12 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .with_secure(state.secure_cookies)
         .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(SESSION_IDLE_DAYS)));
     // Router::layer wraps what came before it, so the layers read innermost first: CSRF sits
-    // inside sessions, which sit inside the error pages, and the request id is outermost.
+    // inside sessions, which sit inside the error pages, and the request id is outermost but for
+    // the metrics.
     routes
         .fallback(|| async { AppError::NotFound })
         .with_state(state)
-        .layer(from_fn(web::csrf::verify_csrf))
+        .layer(from_fn_with_state(csrf, web::csrf::verify_csrf))
         .layer(sessions)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(from_fn_with_state(TIMEOUTS, web::timeout::limit_time))
@@ -134,6 +140,9 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Outermost: times and counts what the client got. A per-route layer like the rest,
+        // so it sees the route template (`MatchedPath`) the router matched.
+        .layer(from_fn(metrics::record_request))
 }
 
 /// 200 when the database answers, 503 when it does not (within two seconds).

@@ -54,6 +54,14 @@ enum Command {
         /// Work the round out and print its figures, writing nothing.
         #[arg(long)]
         dry_run: bool,
+        /// With --dry-run: also write the graph the round's matching solves to FILE, in the
+        /// edge-list format `cuppa match --edges` reads (a first line "n m", then "u v w",
+        /// 0-based), to check the round with another solver: the members of the candidate pairs
+        /// that could meet (a common hour, a place), one edge a pair. Each weight is one
+        /// constant plus the pair's affinity, so that the most pairs come first; the constant
+        /// is printed.
+        #[arg(long, value_name = "FILE", requires = "dry_run")]
+        edges: Option<PathBuf>,
     },
     /// Account administration from the command line.
     Admin {
@@ -192,6 +200,14 @@ fn run_match(args: &MatchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes a round's graph as `cuppa match --edges` reads it.
+fn write_graph(file: std::fs::File, graph: &cuppa::scheduler::round::Graph) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(file);
+    out.write_all(matching::write_edge_list(graph.members, &graph.edges).as_bytes())?;
+    out.flush()
+}
+
 /// The line `cuppa match` prints, in this key order.
 #[derive(serde::Serialize)]
 struct MatchReport {
@@ -235,6 +251,11 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
                 seed::run(&db.pool, 200, 1, false).await?;
             }
             let listener = server::bind(config).await?;
+            let metrics_listener = server::bind_metrics(config).await?;
+            // Before the line below: whoever waits for that line may then read this one.
+            if let Some(metrics) = &metrics_listener {
+                println!("Metrics for Prometheus at http://{}/metrics", metrics.local_addr()?);
+            }
             println!("Cuppa is running at http://{}", listener.local_addr()?);
             if demo {
                 println!("Log in as `{}` with the password `{}`", seed::DEMO_HANDLE, seed::DEMO_PASSWORD);
@@ -251,7 +272,7 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
                 scheduler: cuppa::scheduler::Settings::from_config(config),
                 trusted_proxies: cuppa::web::TrustedProxies::new(config.trusted_proxies.iter().copied()),
             };
-            server::serve(listener, state, jobs, shutdown).await
+            server::serve(listener, state, jobs, metrics_listener, shutdown).await
         }
         Command::Migrate => {
             db.migrate().await?;
@@ -265,25 +286,70 @@ async fn dispatch(command: Option<Command>, config: &Config, db: &Database, shut
             println!("Seeded {members} members (seed {seed_value}) in {:.1?}", started.elapsed());
             Ok(())
         }
-        Command::Schedule { dry_run } => {
+        Command::Schedule { dry_run, edges } => {
             db.migrate().await?;
-            let outcome = cuppa::scheduler::round::run(
+            // Created before the round, so that a path that cannot be written fails at once
+            // rather than after the round's work.
+            let file = match &edges {
+                Some(path) => {
+                    Some(std::fs::File::create(path).with_context(|| format!("could not write {}", path.display()))?)
+                }
+                None => None,
+            };
+            let ran = cuppa::scheduler::round::run_with_graph(
                 &db.pool,
                 &cuppa::scheduler::Settings::from_config(config),
                 Utc::now(),
                 None,
                 dry_run,
             )
-            .await?;
-            match outcome {
+            .await;
+            let (outcome, graph) = match ran {
+                Ok(ran) => ran,
+                Err(err) => {
+                    // No empty file left behind to be taken for a graph.
+                    if let Some(path) = &edges {
+                        std::fs::remove_file(path).ok();
+                    }
+                    return Err(err);
+                }
+            };
+            let made = match &outcome {
                 Outcome::Ran(figures) => {
                     let done = if dry_run { "Dry run, nothing written" } else { "Round written" };
-                    println!("{done} for the week of {}: {}", figures.period, cuppa::scheduler::summary(&figures));
+                    println!("{done} for the week of {}: {}", figures.period, cuppa::scheduler::summary(figures));
+                    Some((figures.pairs_made, figures.total_weight))
                 }
                 // Not failures: the work is being done, or was, by someone else.
-                Outcome::AlreadyRunning => println!("A round is already running elsewhere; nothing done."),
+                Outcome::AlreadyRunning => {
+                    println!("A round is already running elsewhere; nothing done.");
+                    None
+                }
                 Outcome::AlreadyDone(period) => {
-                    println!("The round for the week of {period} has already run; nothing done.")
+                    println!("The round for the week of {period} has already run; nothing done.");
+                    None
+                }
+            };
+            if let (Some(path), Some(file)) = (&edges, file) {
+                match (graph, made) {
+                    (Some(graph), Some((pairs, affinity))) => {
+                        write_graph(file, &graph).with_context(|| format!("could not write {}", path.display()))?;
+                        println!(
+                            "Wrote the round's graph to {}: {} members, {} pairs that could meet; each weight is {} \
+                             plus the pair's affinity, so the round's matching has {pairs} pairs and weighs {}.",
+                            path.display(),
+                            graph.members,
+                            graph.edges.len(),
+                            graph.lift,
+                            // Wider than the solver's sums, so that no figure can overflow.
+                            i128::from(graph.lift) * i128::from(pairs) + i128::from(affinity)
+                        );
+                    }
+                    _ => {
+                        drop(file);
+                        std::fs::remove_file(path).with_context(|| format!("could not remove {}", path.display()))?;
+                        println!("No round was worked out, so no graph was written to {}.", path.display());
+                    }
                 }
             }
             Ok(())

@@ -12,13 +12,14 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use sqlx::PgPool;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tower::ServiceExt;
 
 use crate::config::Config;
 use crate::notify::sender::{self, Mailer};
 use crate::shutdown::Shutdown;
-use crate::{AppState, app, jobs};
+use crate::{AppState, app, jobs, metrics};
 
 /// How long in-flight requests get to finish after a shutdown signal. Idle keep-alive
 /// connections would otherwise hold the process open indefinitely.
@@ -36,14 +37,23 @@ const LISTEN_BACKLOG: u32 = 1024;
 
 /// Binds the configured address (port 0 picks a free one).
 pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    listen_on(config.listen)
+}
+
+/// Binds the metrics address, when one is configured (`--metrics-listen`).
+pub async fn bind_metrics(config: &Config) -> anyhow::Result<Option<TcpListener>> {
+    config.metrics_listen.map(listen_on).transpose()
+}
+
+fn listen_on(address: SocketAddr) -> anyhow::Result<TcpListener> {
     let listen = || {
-        let socket = if config.listen.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        let socket = if address.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         // As `TcpListener::bind` does: a restart may bind while old connections linger.
         socket.set_reuseaddr(true)?;
-        socket.bind(config.listen)?;
+        socket.bind(address)?;
         socket.listen(LISTEN_BACKLOG)
     };
-    listen().with_context(|| format!("could not listen on {}", config.listen))
+    listen().with_context(|| format!("could not listen on {address}"))
 }
 
 /// A client gets this long to send its request headers; a slow trickle (slowloris) is cut off
@@ -57,11 +67,12 @@ pub struct Jobs {
 }
 
 /// Serves Cuppa until `shutdown` fires, with the background jobs beside it when given
-/// (`None` for a web-only replica).
+/// (`None` for a web-only replica), and the metrics on their own listener when given.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     run_jobs: Option<Jobs>,
+    metrics_listener: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let mut jobs = tokio::task::JoinSet::new();
@@ -71,9 +82,29 @@ pub async fn serve(
         jobs.spawn(sender::run_sender(state.pool.clone(), mailer, shutdown.clone()));
         jobs.spawn(crate::scheduler::round::run_weekly(state.pool.clone(), state.scheduler.clone(), shutdown.clone()));
     }
-    serve_router(listener, app(state), HEADER_READ_TIMEOUT, shutdown).await?;
+    let (pool, metrics_shutdown) = (state.pool.clone(), shutdown.clone());
+    let scrapes = async move {
+        match metrics_listener {
+            Some(listener) => serve_metrics(listener, pool, metrics_shutdown).await,
+            None => Ok(()),
+        }
+    };
+    // Both listeners stop on the same signal and drain the same way.
+    let (site, scrapes) = tokio::join!(serve_router(listener, app(state), HEADER_READ_TIMEOUT, shutdown), scrapes);
+    site.and(scrapes)?;
     while jobs.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Serves `/metrics` on its own listener until `shutdown` fires. Installing the recorder here
+/// is what turns on the request layer of the site's router.
+pub async fn serve_metrics(listener: TcpListener, pool: PgPool, shutdown: Shutdown) -> anyhow::Result<()> {
+    let router = metrics::router(pool);
+    let (served, ()) = tokio::join!(
+        serve_router(listener, router, HEADER_READ_TIMEOUT, shutdown.clone()),
+        metrics::run_upkeep(shutdown)
+    );
+    served
 }
 
 /// Serves `router` over HTTP/1.1 until `shutdown` fires, then stops accepting and lets

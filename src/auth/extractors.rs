@@ -1,6 +1,7 @@
-//! The extractors that carry authorisation. Each reads the member's row on every request (one
-//! indexed lookup), so a new role or a suspension applies to the very next request. Hidden
-//! members stay logged in: hiding takes them away from others, not Cuppa from them.
+//! The extractors that carry authorisation. Each request reads the member's row afresh, in the
+//! same statement that loads the session (`session_store`), so a new role or a suspension
+//! applies to the very next request. Hidden members stay logged in: hiding takes them away
+//! from others, not Cuppa from them.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -8,12 +9,11 @@ use axum::http::{Method, Uri, header};
 use chrono::Utc;
 use tower_sessions::Session;
 
+use super::session_store::{LOADED_KEY, Loaded};
 use crate::AppState;
 use crate::error::AppError;
 use crate::members::model::{Member, Status};
-use crate::members::store as members;
-use crate::notify::store as notify;
-use crate::web::{Flash, Layout, NavMember, UNREAD_CAP, csrf, safe_next};
+use crate::web::{Flash, Layout, NavMember, csrf, safe_next};
 
 pub(super) const MEMBER_KEY: &str = "member_id";
 /// When the member logged in (unix seconds), for the absolute session limit.
@@ -55,51 +55,56 @@ async fn session_of(parts: &mut Parts, state: &AppState) -> Result<Session, AppE
         .map_err(|(_, why)| AppError::Internal(anyhow::anyhow!("session layer missing: {why}")))
 }
 
-/// Loads the member once per request; later extractors in the same request reuse it.
-async fn load_member(parts: &mut Parts, state: &AppState) -> Result<Option<Member>, AppError> {
-    if let Some(MaybeMember(member)) = parts.extensions.get::<MaybeMember>() {
-        return Ok(member.clone());
+/// The member once per request, with their unread count; later extractors in the same request
+/// reuse it.
+async fn load_member(parts: &mut Parts, state: &AppState) -> Result<Loaded, AppError> {
+    if let Some(loaded) = parts.extensions.get::<Loaded>() {
+        return Ok(loaded.clone());
     }
     let session = session_of(parts, state).await?;
-    let member = member_of_session(&session, state).await?;
-    parts.extensions.insert(MaybeMember(member.clone()));
-    Ok(member)
+    let loaded = member_of_session(&session).await?;
+    parts.extensions.insert(loaded.clone());
+    Ok(loaded)
 }
 
-async fn member_of_session(session: &Session, state: &AppState) -> Result<Option<Member>, AppError> {
-    let Some(id) = session.get::<i64>(MEMBER_KEY).await? else {
-        return Ok(None);
-    };
+async fn member_of_session(session: &Session) -> Result<Loaded, AppError> {
+    let logged_out = Loaded { member: None, unread: 0 };
+    if session.get::<i64>(MEMBER_KEY).await?.is_none() {
+        return Ok(logged_out);
+    }
     let now = Utc::now().timestamp();
     let auth_at = session.get::<i64>(AUTH_AT_KEY).await?.unwrap_or(0);
     if now - auth_at > ABSOLUTE_LIMIT_SECS {
         session.flush().await?;
         Flash::info("Your session has ended. Please log in again.").push(session).await?;
-        return Ok(None);
+        return Ok(logged_out);
     }
-    match members::find_session_member(&state.pool, id).await? {
+    // A session with a member id is always loaded with its member: within one request no
+    // extractor runs after the log-in that sets the id.
+    let loaded = session.get::<Loaded>(LOADED_KEY).await?.unwrap_or(Loaded { member: None, unread: 0 });
+    match &loaded.member {
         Some(member) if member.status == Status::Suspended => {
             session.flush().await?;
             Flash::error("Your account is suspended, so you have been logged out.").push(session).await?;
-            Ok(None)
+            Ok(logged_out)
         }
         // A deleted account's sessions go with it; this one was read before the deletion.
         Some(member) if member.status == Status::Deleted => {
             session.flush().await?;
-            Ok(None)
+            Ok(logged_out)
         }
-        Some(member) => {
+        Some(_) => {
             // The store counts inactivity from the last write, and pages only read: extend
             // the session with one write a day rather than one per page view.
             let today = now / 86_400;
             if session.get::<i64>(SEEN_ON_KEY).await? != Some(today) {
                 session.insert(SEEN_ON_KEY, today).await?;
             }
-            Ok(Some(member))
+            Ok(loaded)
         }
         None => {
             session.flush().await?;
-            Ok(None)
+            Ok(logged_out)
         }
     }
 }
@@ -132,7 +137,7 @@ impl FromRequestParts<AppState> for MaybeMember {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(MaybeMember(load_member(parts, state).await?))
+        Ok(MaybeMember(load_member(parts, state).await?.member))
     }
 }
 
@@ -149,7 +154,7 @@ impl FromRequestParts<AppState> for CurrentMember {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        match load_member(parts, state).await? {
+        match load_member(parts, state).await?.member {
             Some(member) => Ok(CurrentMember(member)),
             None => Err(unauthorized(parts, state)),
         }
@@ -185,19 +190,13 @@ impl FromRequestParts<AppState> for Layout {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let member = load_member(parts, state).await?;
+        let Loaded { member, unread } = load_member(parts, state).await?;
         // A warning is read before anything else: every page but the warning's own sends the
         // member there until they acknowledge it.
         if member.as_ref().is_some_and(|m| m.warned) && parts.uri.path() != WARNING_PATH {
             return Err(AppError::SeeOther(WARNING_PATH));
         }
         let session = session_of(parts, state).await?;
-        // One more query per page for a logged-in member, reading at most UNREAD_CAP entries
-        // of a partial index of unread rows.
-        let unread = match &member {
-            Some(m) => notify::count_unread(&state.pool, m.id, UNREAD_CAP).await?,
-            None => 0,
-        };
         Ok(Layout {
             unread,
             member: member.map(|m| NavMember {
@@ -207,7 +206,7 @@ impl FromRequestParts<AppState> for Layout {
                 display_name: m.display_name,
             }),
             flashes: Flash::take_all(&session).await?,
-            csrf_token: csrf::token(&session).await?,
+            csrf_token: csrf::page_token(&session, &parts.extensions).await?,
             bare: false,
         })
     }

@@ -261,8 +261,10 @@ async fn log_out(session: Session) -> AppResult<Redirect> {
 /// planted before log-in is any use after it.
 async fn start_session(session: &Session, member_id: i64) -> Result<(), tower_sessions::session::Error> {
     session.cycle_id().await?;
-    // A token someone may have learnt before log-in must not work after it.
-    csrf::forget(session).await?;
+    // A token someone may have learnt before log-in (the visitor's, from their cookie, or an
+    // older session's) must not work after it: the session's own secret, drawn now, is the
+    // only one its member's forms are checked against from here on.
+    csrf::renew(session).await?;
     let now = Utc::now().timestamp();
     session.insert(MEMBER_KEY, member_id).await?;
     session.insert(AUTH_AT_KEY, now).await?;

@@ -1,4 +1,4 @@
-//! Members' own pages: the home page, public profiles at `/m/{handle}`, and the settings for
+//! Members' own pages: public profiles at `/m/{handle}`, the directory, and the settings for
 //! profile, weekly availability and privacy. Writes `members` and `availability`.
 
 pub mod model;
@@ -13,23 +13,19 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::auth::{CurrentMember, MaybeMember};
+use crate::auth::CurrentMember;
 use crate::error::{AppError, AppResult};
-use crate::invitations::model::Invitation;
-use crate::meetups::model::{Meetup, RsvpStatus};
-use crate::meetups::store::{MeetupNoShow, Rsvp};
+use crate::meetups::model::Meetup;
 use crate::photos::model::Size;
 use crate::social;
-use crate::social::store::{ClaimForMe, NeverMet, PendingClaim, Relation};
-use crate::web::bidi::isolate;
+use crate::social::store::{NEVER_MET_POOL, PendingClaim, Relation};
 use crate::web::routes::Routes;
 use crate::web::{FieldErrors, Flash, Layout};
 use model::{InvitePolicy, Privacy, PrivacyForm, Profile, ProfileForm, ProfileUpdate, WEEKDAYS, WindowForm};
-use store::{DirectoryEntry, DirectoryFilter, WindowRow};
+use store::{DirectoryCursor, DirectoryEntry, DirectoryFilter, DirectoryLimits, WindowRow};
 
 pub fn routes() -> Routes<AppState> {
     Routes::new()
-        .get("/", show_home)
         .get("/m/{handle}", show_profile)
         .get("/people", show_directory)
         .get("/settings", || async { Redirect::to("/settings/profile") })
@@ -40,187 +36,6 @@ pub fn routes() -> Routes<AppState> {
         .post("/settings/availability/{id}/delete", delete_window)
         .get("/settings/privacy", edit_privacy_form)
         .post("/settings/privacy", update_privacy)
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "home/landing.html")]
-struct LandingPage {
-    layout: Layout,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "home/welcome.html")]
-struct WelcomePage {
-    layout: Layout,
-    profile: Profile,
-    window_count: usize,
-    never_met: Vec<NeverMet>,
-    /// The member has more connections than are ranked: the list draws from the recent ones.
-    never_met_from_recent: bool,
-    claims: Vec<ClaimForMe>,
-    /// More claims wait than are shown.
-    more_claims: bool,
-    following: i64,
-    met: i64,
-    /// Open invitations and coffees waiting for "did you meet?", for the "Your coffees" card.
-    coffees: Vec<Invitation>,
-    /// The member's id, as the invitation rows ask for it.
-    me: i64,
-    /// Suggested coffees still waiting for the member's answer, and the zone to show them in.
-    suggestions: Vec<crate::scheduler::store::Suggestion>,
-    zone: chrono_tz::Tz,
-    /// Meetups still to come that the member is going to or waiting for, with their RSVPs.
-    meetups: Vec<(Meetup, Rsvp)>,
-    /// Meetups the member said they would come to and was not checked in at, the latest.
-    missed_meetups: Vec<MeetupNoShow>,
-    /// More were missed than are named.
-    more_missed: bool,
-}
-
-/// "a", "a and b", "a, b and c".
-fn natural_list(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [only] => only.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
-}
-
-/// People shown in the home page's "never met" list.
-const NEVER_MET_SHOWN: i64 = 12;
-/// Connections ranked for that list, and shown first in the directory: the most recent ones,
-/// which is all of them for nearly everyone (see `list_never_met`).
-pub const NEVER_MET_POOL: i64 = 300;
-/// "We have met" claims shown on the home page, oldest first: each one answered brings the
-/// next up, so the page stays small however many someone sends.
-const CLAIMS_SHOWN: i64 = 20;
-/// Missed meetups named on the home page, latest first: a reminder, not a record (admins have
-/// the whole list), so the sentence stays short.
-const MISSED_SHOWN: i64 = 3;
-
-impl WelcomePage {
-    /// Where the member stands for a meetup on the "your meetups" card.
-    fn meetup_place(&self, rsvp: &Rsvp) -> String {
-        match rsvp.status {
-            RsvpStatus::Going => "Going".to_owned(),
-            _ => format!("{} on the waitlist", crate::meetups::model::ordinal(rsvp.position)),
-        }
-    }
-
-    fn suggested_when(&self, s: &crate::scheduler::store::Suggestion) -> String {
-        crate::invitations::model::local_label(s.starts_at, self.zone)
-    }
-
-    fn never_met_total(&self) -> i64 {
-        self.never_met.first().map_or(0, |p| p.total)
-    }
-
-    fn pool(&self) -> i64 {
-        NEVER_MET_POOL
-    }
-
-    fn claims_shown(&self) -> i64 {
-        CLAIMS_SHOWN
-    }
-
-    /// Why this person is worth a coffee, in plain words; the city and interests marked with
-    /// `isolate`, for the page to show each in a `<bdi>`.
-    fn reasons(&self, person: &NeverMet) -> String {
-        let mut reasons = Vec::new();
-        reasons.push(if person.mutual { "you follow each other".to_owned() } else { "you are connected".to_owned() });
-        if person.same_city {
-            reasons.push(format!("you both live in {}", isolate(&person.city)));
-        }
-        if !person.shared_interests.is_empty() {
-            let interests: Vec<String> = person.shared_interests.iter().map(|interest| isolate(interest)).collect();
-            reasons.push(format!("you both like {}", natural_list(&interests)));
-        }
-        let mut text = reasons.join(", ");
-        if let Some(first) = text.get_mut(0..1) {
-            first.make_ascii_uppercase();
-        }
-        text
-    }
-
-    /// What is still missing before the scheduler can suggest a coffee.
-    fn missing_steps(&self) -> Vec<(&'static str, &'static str)> {
-        let mut steps = Vec::new();
-        if self.profile.city.is_empty() {
-            steps.push(("/settings/profile", "Say which city you live in, so we can suggest places nearby."));
-        }
-        if self.window_count == 0 {
-            steps.push(("/settings/availability", "Add the times of the week when you are usually free for a coffee."));
-        }
-        if self.profile.interests.is_empty() {
-            steps.push(("/settings/profile", "List a few interests, so people know what to talk about."));
-        }
-        steps
-    }
-}
-
-async fn show_home(
-    State(state): State<AppState>,
-    MaybeMember(member): MaybeMember,
-    layout: Layout,
-) -> AppResult<Response> {
-    let Some(member) = member else {
-        return Ok(LandingPage { layout }.into_response());
-    };
-    let profile = store::get_profile(&state.pool, member.id).await?;
-    let window_count = store::list_windows(&state.pool, member.id).await?.len();
-    let recent = social::store::list_recent_connections(&state.pool, member.id, NEVER_MET_POOL).await?;
-    let never_met_from_recent = recent.len() as i64 >= NEVER_MET_POOL;
-    let never_met = social::store::list_never_met(&state.pool, member.id, &recent, NEVER_MET_SHOWN).await?;
-    let mut claims = social::store::list_claims_for(&state.pool, member.id, CLAIMS_SHOWN + 1).await?;
-    let more_claims = claims.len() as i64 > CLAIMS_SHOWN;
-    claims.truncate(CLAIMS_SHOWN as usize);
-    let (following, met) = social::store::get_met_figures(&state.pool, member.id).await?;
-    let coffees = crate::invitations::store::list_current(&state.pool, member.id).await?;
-    let mut suggestions = crate::scheduler::store::list_upcoming_suggestions(
-        &state.pool,
-        member.id,
-        chrono::Utc::now() + crate::scheduler::MIN_NOTICE,
-    )
-    .await?;
-    suggestions.retain(|s| s.state == crate::scheduler::store::SuggestionState::Open);
-    let meetups = meetups_of(&state, member.id).await?;
-    let mut missed_meetups =
-        crate::meetups::store::list_no_shows(&state.pool, Some(member.id), MISSED_SHOWN + 1, 0).await?;
-    let more_missed = missed_meetups.len() as i64 > MISSED_SHOWN;
-    missed_meetups.truncate(MISSED_SHOWN as usize);
-    let page = WelcomePage {
-        me: member.id,
-        layout,
-        profile,
-        window_count,
-        never_met,
-        never_met_from_recent,
-        claims,
-        more_claims,
-        following,
-        met,
-        coffees,
-        suggestions,
-        zone: member.time_zone.parse().unwrap_or(chrono_tz::UTC),
-        meetups,
-        missed_meetups,
-        more_missed,
-    };
-    Ok(page.into_response())
-}
-
-/// The member's meetups to come, each with the member's RSVP.
-async fn meetups_of(state: &AppState, member: i64) -> AppResult<Vec<(Meetup, Rsvp)>> {
-    let meetups = crate::meetups::store::list_member_meetups(&state.pool, member).await?;
-    let ids: Vec<i64> = meetups.iter().map(|m| m.id).collect();
-    let rsvps = crate::meetups::store::list_rsvps_of(&state.pool, member, &ids).await?;
-    Ok(meetups
-        .into_iter()
-        .filter_map(|meetup| {
-            let rsvp = rsvps.iter().find(|r| r.meetup_id == meetup.id && r.status != RsvpStatus::Cancelled)?.clone();
-            Some((meetup, rsvp))
-        })
-        .collect())
 }
 
 #[derive(Template, WebTemplate)]
@@ -263,15 +78,14 @@ async fn show_profile(
     Path(handle): Path<String>,
     layout: Layout,
 ) -> AppResult<ProfilePage> {
-    let (profile, relation) = social::find_visible_profile(&state.pool, viewer.id, &handle).await?;
-    let (followers, following) = social::store::get_counts(&state.pool, profile.id, viewer.id).await?;
+    // Three statements: the session with its member, this view, then the meetups.
+    let view = social::store::find_profile_view(&state.pool, &handle, viewer.id).await?.ok_or(AppError::NotFound)?;
+    // Blocked either way answers the same 404 as a missing member (`find_visible_profile`).
+    if view.relation.blocked_either_way() {
+        return Err(AppError::NotFound);
+    }
+    let social::store::ProfileView { profile, relation, followers, following, claim, addresses } = view;
     let is_self = profile.id == viewer.id;
-    let claim = if is_self {
-        None
-    } else {
-        social::store::find_pending_claim_between(&state.pool, viewer.id, profile.id).await?
-    };
-    let addresses = social::store::list_addresses(&state.pool, profile.id).await?;
     let meetups = crate::meetups::store::list_organised_for(&state.pool, profile.id, viewer.id).await?;
     // Only the owner reaches a hidden profile (`find_visible_profile`); they are told so.
     let hidden_from_others = is_self && viewer.status == model::Status::Hidden;
@@ -499,12 +313,17 @@ struct DirectoryQuery {
     city: String,
     #[serde(default)]
     interest: String,
-    page: Option<u32>,
+    /// Where the page starts, as `directory_cursor` wrote it; none (or empty) for the first.
+    #[serde(default)]
+    after: String,
 }
 
 /// People per page of the directory, and connected people shown above them on page one.
 const DIRECTORY_PAGE: i64 = 30;
 const DIRECTORY_CONNECTED: i64 = 60;
+/// The longest name key a cursor may carry: a display name is at most 80 characters, and
+/// lowering one never makes it longer than four bytes a character.
+const MAX_CURSOR_KEY: usize = 320;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "members/directory.html")]
@@ -512,31 +331,49 @@ struct DirectoryPage {
     layout: Layout,
     query: DirectoryQuery,
     connected: Vec<DirectoryEntry>,
+    /// How many connections match in all (more than are listed when there are very many).
+    connected_total: i64,
     others: Vec<DirectoryEntry>,
-    page: u32,
-    has_more: bool,
+    /// No cursor: the page that lists connections first.
+    first_page: bool,
+    /// The next page's cursor, when there is a next page.
+    next: Option<String>,
     /// The viewer has more connections than are shown first; the rest are among "everyone".
     recent_only: bool,
 }
 
 impl DirectoryPage {
-    fn connected_total(&self) -> i64 {
-        self.connected.first().and_then(|e| e.total).unwrap_or(0)
-    }
-
-    /// The current filters as a query string, for the pager's links.
-    fn filter_query(&self) -> String {
-        serde_urlencoded::to_string([
+    /// `/people` with the current filters (only those in use) and, for a page past the
+    /// first, its cursor: the pager's links and the follow buttons' way back.
+    fn link(&self, after: Option<&str>) -> String {
+        let mut pairs: Vec<(&str, &str)> = [
             ("q", self.query.q.as_str()),
             ("city", self.query.city.as_str()),
             ("interest", self.query.interest.as_str()),
-        ])
-        .unwrap_or_default()
+        ]
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .collect();
+        if let Some(after) = after.filter(|a| !a.is_empty()) {
+            pairs.push(("after", after));
+        }
+        match serde_urlencoded::to_string(&pairs) {
+            Ok(query) if !query.is_empty() => format!("/people?{query}"),
+            _ => "/people".to_owned(),
+        }
+    }
+
+    fn first_link(&self) -> String {
+        self.link(None)
+    }
+
+    fn next_link(&self) -> Option<String> {
+        self.next.as_deref().map(|after| self.link(Some(after)))
     }
 
     /// Where a follow button in the list returns to: this page, with its filters.
     fn back_path(&self) -> String {
-        format!("/people?{}&page={}", self.filter_query(), self.page)
+        self.link(Some(&self.query.after))
     }
 }
 
@@ -544,6 +381,21 @@ impl DirectoryPage {
 fn like_pattern(text: &str) -> String {
     let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
+}
+
+/// The cursor of the page after `cursor`'s member: their name key, a dot, their id. A name
+/// key may hold dots itself, so the id is read from the last one.
+fn directory_cursor(cursor: &DirectoryCursor) -> String {
+    format!("{}.{}", cursor.name_key, cursor.id)
+}
+
+/// Reads what `directory_cursor` wrote; `None` for anything it could not have written.
+fn parse_directory_cursor(text: &str) -> Option<DirectoryCursor> {
+    let (name_key, id) = text.rsplit_once('.')?;
+    let id: i64 = id.parse().ok()?;
+    // PostgreSQL refuses a NUL in text: it would be an error, not an empty page.
+    let plausible = id > 0 && name_key.len() <= MAX_CURSOR_KEY && !name_key.contains('\0');
+    plausible.then(|| DirectoryCursor { name_key: name_key.to_owned(), id })
 }
 
 async fn show_directory(
@@ -558,35 +410,29 @@ async fn show_directory(
         city: some(&query.city),
         interest: some(&query.interest).map(|i| i.to_lowercase()),
     };
-    let page = query.page.unwrap_or(1).clamp(1, 10_000);
+    let after = match query.after.as_str() {
+        "" => None,
+        text => Some(parse_directory_cursor(text).ok_or_else(|| {
+            AppError::BadRequest(
+                "That page of the directory does not exist: start again from the first page.".to_owned(),
+            )
+        })?),
+    };
     // People you are connected with come first, on the first page; then everyone else by name.
     // "Connected" is your most recent connections (all of them, unless you have very many),
     // so that this costs the same for everyone; older ones are listed with everyone else.
-    let recent = social::store::list_recent_connections(&state.pool, viewer.id, NEVER_MET_POOL).await?;
-    let connected = if page == 1 {
-        store::list_connected_in_directory(&state.pool, viewer.id, &recent, &filter, DIRECTORY_CONNECTED).await?
-    } else {
-        Vec::new()
-    };
-    let offset = i64::from(page - 1) * DIRECTORY_PAGE;
-    let mut others =
-        store::list_others_in_directory(&state.pool, viewer.id, &recent, &filter, DIRECTORY_PAGE + 1, offset).await?;
-    let has_more = others.len() as i64 > DIRECTORY_PAGE;
-    others.truncate(DIRECTORY_PAGE as usize);
-    let recent_only = recent.len() as i64 >= NEVER_MET_POOL;
-    Ok(DirectoryPage { layout, query, connected, others, page, has_more, recent_only })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::natural_list;
-
-    #[test]
-    fn lists_read_as_prose() {
-        let items = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert_eq!(natural_list(&items(&[])), "");
-        assert_eq!(natural_list(&items(&["jazz"])), "jazz");
-        assert_eq!(natural_list(&items(&["jazz", "tea"])), "jazz and tea");
-        assert_eq!(natural_list(&items(&["chess", "jazz", "tea"])), "chess, jazz and tea");
-    }
+    let limits = DirectoryLimits { page: DIRECTORY_PAGE, connected: DIRECTORY_CONNECTED, recent: NEVER_MET_POOL };
+    let first_page = after.is_none();
+    let start = after.unwrap_or_else(DirectoryCursor::first);
+    let page = store::list_directory(&state.pool, viewer.id, &filter, first_page, &start, limits).await?;
+    Ok(DirectoryPage {
+        layout,
+        query,
+        connected: page.connected,
+        connected_total: page.connected_total,
+        others: page.others,
+        first_page,
+        next: page.next.as_ref().map(directory_cursor),
+        recent_only: page.recent_only,
+    })
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::web::FieldErrors;
 use crate::web::forms::TextField;
 
-#[derive(sqlx::Type, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(sqlx::Type, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[sqlx(type_name = "member_role", rename_all = "lowercase")]
 pub enum Role {
     Member,
@@ -39,7 +39,7 @@ impl fmt::Display for Role {
     }
 }
 
-#[derive(sqlx::Type, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(sqlx::Type, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[sqlx(type_name = "member_status", rename_all = "lowercase")]
 pub enum Status {
     Active,
@@ -82,8 +82,9 @@ impl InvitePolicy {
 }
 
 /// The logged-in member as every request sees it: read afresh on each request, so a change
-/// of role or a suspension takes effect at once.
-#[derive(Clone, Debug)]
+/// of role or a suspension takes effect at once. Serde carries it from the session's load (see
+/// `auth::session_store`) to the extractors within one request; it is never stored.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     pub id: i64,
     pub handle: String,

@@ -3,7 +3,7 @@
 
 use sqlx::{PgConnection, PgExecutor};
 
-use super::model::{InvitePolicy, Member, Privacy, Profile, ProfileUpdate, Role, Status, Window};
+use super::model::{InvitePolicy, Privacy, Profile, ProfileUpdate, Role, Status, Window};
 
 pub struct NewMember<'a> {
     pub email: &'a str,
@@ -27,21 +27,6 @@ pub struct Account {
 pub struct WindowRow {
     pub id: i64,
     pub window: Window,
-}
-
-pub async fn find_session_member(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Member>> {
-    sqlx::query_as!(
-        Member,
-        r#"select id, handle, display_name, role as "role: Role", status as "status: Status", time_zone, city,
-                  exists (select from member_warnings w where w.member_id = members.id and w.acknowledged_at is null)
-                      as "warned!",
-                  email_verified_at is not null as "verified!"
-           from members
-           where id = $1"#,
-        id
-    )
-    .fetch_optional(db)
-    .await
 }
 
 /// Whether the handle is in use. Only handles are checked: they are public, while whether an
@@ -289,6 +274,7 @@ pub struct DirectoryFilter {
     /// A LIKE pattern (`%text%`, wildcards escaped) matched against names and handles.
     pub pattern: Option<String>,
     pub city: Option<String>,
+    /// Lower case, as interests are stored.
     pub interest: Option<String>,
 }
 
@@ -304,83 +290,187 @@ pub struct DirectoryEntry {
     pub follows_me: bool,
     /// Their photo (everyone listed is active and visible to the viewer).
     pub photo_id: Option<i64>,
-    /// How many matched in all, where the query counts them (the connected list does).
-    pub total: Option<i64>,
 }
 
-/// The members among `ids` (the viewer's connections) matching the filter, by name, with how
-/// many match in all.
-pub async fn list_connected_in_directory(
+/// Where a page of "everyone else" starts: after the member with this name key and id. The
+/// key is `lower(display_name)` exactly as PostgreSQL lowered it (the statement hands it out),
+/// so the next page's comparison is the index's own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectoryCursor {
+    pub name_key: String,
+    pub id: i64,
+}
+
+impl DirectoryCursor {
+    /// Before everyone: every name key is at least '' and every id at least 1. A cursor rather
+    /// than "none", so the keyset condition is always an index condition (see `list_directory`).
+    pub fn first() -> Self {
+        DirectoryCursor { name_key: String::new(), id: 0 }
+    }
+}
+
+/// How many connections the directory lists first, and how many it looks among.
+#[derive(Clone, Copy, Debug)]
+pub struct DirectoryLimits {
+    /// People per page of "everyone else".
+    pub page: i64,
+    /// Connected people listed above them, on the first page.
+    pub connected: i64,
+    /// The viewer's most recent connections looked at (all of them, for all but a few).
+    pub recent: i64,
+}
+
+/// One page of the directory.
+#[derive(Clone, Debug, Default)]
+pub struct DirectoryPage {
+    /// Connections that match, by name (first page only).
+    pub connected: Vec<DirectoryEntry>,
+    /// How many connections match in all; more than `connected` holds when there are many.
+    pub connected_total: i64,
+    /// The viewer has at least as many connections as were looked at: older ones may be
+    /// among everyone else.
+    pub recent_only: bool,
+    /// Everyone else who matches, by name, from the cursor on.
+    pub others: Vec<DirectoryEntry>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<DirectoryCursor>,
+}
+
+/// A row of `list_directory`: an entry, which list it belongs to, and that list's figures.
+struct DirectoryRow {
+    connected: bool,
+    id: i64,
+    handle: String,
+    display_name: String,
+    city: String,
+    interests: Vec<String>,
+    i_follow: bool,
+    follows_me: bool,
+    photo_id: Option<i64>,
+    name_key: String,
+    total: Option<i64>,
+    recent: i64,
+}
+
+/// One page of the directory as `viewer` sees it, in one statement: on the first page
+/// (`show_connected`) their recent connections that match the filter, by name, then everyone
+/// else who matches, by name, after `after`. Active, listed members only, never the viewer and
+/// nobody in a block with them either way.
+///
+/// "Everyone else" is a keyset page on `(lower(display_name), id)`, the order of the
+/// `members_directory` index and of its per-city twin `members_city`: the
+/// statement starts reading at the cursor and stops after a page, so page 100 costs what page
+/// one does (with offsets it read and threw away every row before it: about 30 ms at page
+/// 100 of 100,000 members). The first page passes `DirectoryCursor::first()` rather than no
+/// cursor, so the condition has one shape an index can take whatever the plan. An interest is
+/// matched with `@>`, which the GIN index `members_interests` answers, so a rare combination of
+/// filters reads only the members who have it.
+///
+/// The recent connections (`social::store::list_recent_connections`, inlined so the page
+/// makes one round trip) are read even on later pages: "everyone else" leaves them out, since
+/// the first page listed them. `not in` over them is a hashed filter on the index walk, which
+/// keeps the walk in name order (an anti-join would sort every match).
+pub async fn list_directory(
     db: impl PgExecutor<'_>,
     viewer: i64,
-    ids: &[i64],
     filter: &DirectoryFilter,
-    limit: i64,
-) -> sqlx::Result<Vec<DirectoryEntry>> {
-    sqlx::query_as!(
-        DirectoryEntry,
-        r#"select m.id, m.handle, m.display_name, m.city, m.interests,
-                  exists (select from follows where follower_id = $1 and followee_id = m.id) as "i_follow!",
-                  exists (select from follows where follower_id = m.id and followee_id = $1) as "follows_me!",
-                  m.photo_id,
-                  count(*) over () as "total?"
-           from members m
-           where m.id = any ($2)
-             and m.status = 'active' and m.listed
-             and ($3::text is null or lower(m.display_name) like $3 or lower(m.handle) like $3)
-             and ($4::text is null or lower(m.city) = lower($4))
-             and ($5::text is null or $5 = any (m.interests))
-             and not exists (select from blocks b
-                             where (b.blocker_id = $1 and b.blocked_id = m.id)
-                                or (b.blocker_id = m.id and b.blocked_id = $1))
-           order by lower(m.display_name), m.id
-           limit $6"#,
+    show_connected: bool,
+    after: &DirectoryCursor,
+    limits: DirectoryLimits,
+) -> sqlx::Result<DirectoryPage> {
+    let rows = sqlx::query_as!(
+        DirectoryRow,
+        r#"with recent as (
+               select id
+               from ((select followee_id as id, created_at from follows where follower_id = $1
+                      order by created_at desc limit $10)
+                     union all
+                     (select follower_id, created_at from follows where followee_id = $1
+                      order by created_at desc limit $10)) as r
+               group by id
+               order by max(created_at) desc, id
+               limit $10
+           ), connected as (
+               select m.id, m.handle, m.display_name, m.city, m.interests, m.photo_id,
+                      lower(m.display_name) as name_key, count(*) over () as total
+               from members m
+               where $7
+                 and m.id in (select id from recent)
+                 and m.status = 'active' and m.listed
+                 and ($2::text is null or lower(m.display_name) like $2 or lower(m.handle) like $2)
+                 and ($3::text is null or lower(m.city) = lower($3))
+                 and ($4::text is null or m.interests @> array[$4::text])
+                 and not exists (select from blocks b
+                                 where (b.blocker_id = $1 and b.blocked_id = m.id)
+                                    or (b.blocker_id = m.id and b.blocked_id = $1))
+               order by lower(m.display_name), m.id
+               limit $9
+           ), others as (
+               select m.id, m.handle, m.display_name, m.city, m.interests, m.photo_id,
+                      lower(m.display_name) as name_key, null::bigint as total
+               from members m
+               where m.status = 'active' and m.listed and m.id <> $1
+                 and (lower(m.display_name), m.id) > ($5::text, $6::bigint)
+                 and m.id not in (select id from recent)
+                 and ($2::text is null or lower(m.display_name) like $2 or lower(m.handle) like $2)
+                 and ($3::text is null or lower(m.city) = lower($3))
+                 and ($4::text is null or m.interests @> array[$4::text])
+                 and not exists (select from blocks b
+                                 where (b.blocker_id = $1 and b.blocked_id = m.id)
+                                    or (b.blocker_id = m.id and b.blocked_id = $1))
+               order by lower(m.display_name), m.id
+               limit $8
+           ), listed as (
+               select true as connected, c.* from connected c
+               union all
+               select false, o.* from others o
+           )
+           select l.connected as "connected!", l.id as "id!", l.handle as "handle!",
+                  l.display_name as "display_name!", l.city as "city!", l.interests as "interests!",
+                  exists (select from follows where follower_id = $1 and followee_id = l.id) as "i_follow!",
+                  exists (select from follows where follower_id = l.id and followee_id = $1) as "follows_me!",
+                  l.photo_id, l.name_key as "name_key!", l.total,
+                  (select count(*) from recent) as "recent!"
+           from listed l
+           order by l.connected desc, l.name_key, l.id"#,
         viewer,
-        ids,
         filter.pattern,
         filter.city,
         filter.interest,
-        limit
+        after.name_key,
+        after.id,
+        show_connected,
+        limits.page + 1,
+        limits.connected,
+        limits.recent
     )
     .fetch_all(db)
-    .await
-}
-
-/// Everyone else matching the filter (not the viewer, not among `shown`), by name: walks the
-/// `members_directory` index in order and stops after a page.
-pub async fn list_others_in_directory(
-    db: impl PgExecutor<'_>,
-    viewer: i64,
-    shown: &[i64],
-    filter: &DirectoryFilter,
-    limit: i64,
-    offset: i64,
-) -> sqlx::Result<Vec<DirectoryEntry>> {
-    sqlx::query_as!(
-        DirectoryEntry,
-        r#"select m.id, m.handle, m.display_name, m.city, m.interests,
-                  exists (select from follows where follower_id = $1 and followee_id = m.id) as "i_follow!",
-                  exists (select from follows where follower_id = m.id and followee_id = $1) as "follows_me!",
-                  m.photo_id,
-                  null::bigint as "total?"
-           from members m
-           where m.status = 'active' and m.listed and m.id <> $1 and m.id <> all ($2)
-             and ($3::text is null or lower(m.display_name) like $3 or lower(m.handle) like $3)
-             and ($4::text is null or lower(m.city) = lower($4))
-             and ($5::text is null or $5 = any (m.interests))
-             and not exists (select from blocks b
-                             where (b.blocker_id = $1 and b.blocked_id = m.id)
-                                or (b.blocker_id = m.id and b.blocked_id = $1))
-           order by lower(m.display_name), m.id
-           limit $6 offset $7"#,
-        viewer,
-        shown,
-        filter.pattern,
-        filter.city,
-        filter.interest,
-        limit,
-        offset
-    )
-    .fetch_all(db)
-    .await
+    .await?;
+    let mut page = DirectoryPage::default();
+    let mut others = Vec::new();
+    for row in rows {
+        let entry = DirectoryEntry {
+            id: row.id,
+            handle: row.handle,
+            display_name: row.display_name,
+            city: row.city,
+            interests: row.interests,
+            i_follow: row.i_follow,
+            follows_me: row.follows_me,
+            photo_id: row.photo_id,
+        };
+        if row.connected {
+            page.connected_total = row.total.unwrap_or(0);
+            page.recent_only = row.recent >= limits.recent;
+            page.connected.push(entry);
+        } else {
+            others.push((entry, DirectoryCursor { name_key: row.name_key, id: row.id }));
+        }
+    }
+    // One row was read beyond the page: when it came, the next page starts after the last shown.
+    let more = others.len() as i64 > limits.page;
+    others.truncate(usize::try_from(limits.page).unwrap_or(0));
+    page.next = if more { others.last().map(|(_, cursor)| cursor.clone()) } else { None };
+    page.others = others.into_iter().map(|(entry, _)| entry).collect();
+    Ok(page)
 }

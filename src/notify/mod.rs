@@ -1,6 +1,6 @@
 //! In-app notifications and the email outbox. Every domain event calls `store::record` on its
-//! own transaction; this module shows the notifications at `/notifications`, counts the unread
-//! ones for the navigation (`store::count_unread`, called by the `Layout` extractor), keeps
+//! own transaction; this module shows the notifications at `/notifications` (the navigation's
+//! unread count is read with the session: `auth::session_store`), keeps
 //! each member's email choices at `/settings/notifications`, and sends the outbox
 //! (`sender::run_sender`, started by `serve`). Writes `notifications` (read marks),
 //! `email_opt_outs` and `outbox` (delivery state).

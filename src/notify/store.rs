@@ -188,20 +188,6 @@ pub async fn list_notifications(
     .await
 }
 
-/// How many notifications the member has not read, counting no further than `cap`: the
-/// navigation shows "99+" beyond that, and the count reads at most `cap` entries of the small
-/// partial index `notifications_unread` however many there are.
-pub async fn count_unread(db: impl PgExecutor<'_>, member: i64, cap: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(
-        r#"select count(*) as "unread!"
-           from (select 1 from notifications where member_id = $1 and read_at is null limit $2) as unread"#,
-        member,
-        cap
-    )
-    .fetch_one(db)
-    .await
-}
-
 /// Marks one of the member's notifications read (a second time changes nothing) and gives its
 /// link; `None` when the member has no notification of that id.
 pub async fn mark_read(db: impl PgExecutor<'_>, member: i64, id: i64) -> sqlx::Result<Option<String>> {
@@ -281,6 +267,27 @@ pub async fn take_due_mail(conn: &mut PgConnection, limit: i64) -> sqlx::Result<
         limit
     )
     .fetch_all(&mut *conn)
+    .await
+}
+
+/// The emails waiting to go out, as the metrics show them.
+pub struct OutboxBacklog {
+    /// Neither sent nor given up on (retries waiting for their hour included).
+    pub unsent: i64,
+    /// How long ago the oldest of them was written; 0 when none waits.
+    pub oldest_age_seconds: f64,
+}
+
+/// One read of the partial index `outbox_due`, whose condition is exactly "waiting".
+pub async fn get_outbox_backlog(db: impl PgExecutor<'_>) -> sqlx::Result<OutboxBacklog> {
+    sqlx::query_as!(
+        OutboxBacklog,
+        r#"select count(*) as "unsent!",
+                  coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as "oldest_age_seconds!"
+           from outbox
+           where sent_at is null and failed_at is null"#
+    )
+    .fetch_one(db)
     .await
 }
 

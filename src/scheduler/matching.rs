@@ -137,6 +137,34 @@ pub fn max_weight_matching(n: usize, edges: &[Edge]) -> Vec<(u32, u32)> {
     solver.pairs()
 }
 
+/// Weights under which a maximum-weight matching is a maximum-cardinality matching first, and
+/// among the matchings of that size one of the greatest total of the original weights. Every
+/// edge of weight `w > 0` becomes `lift + w`; the others are left out, as the solver ignores
+/// them anyway. Gives `lift` and the new edges, in the same order, or `None` when a lifted
+/// weight would pass what the solver takes (2^58: with `n < 2^29`, only an affinity above 2^29
+/// could do that).
+///
+/// The solver takes a little longer on lifted weights. On the rounds of the seeds (`cuppa
+/// match` on the graphs `cuppa schedule --dry-run --edges` wrote, a quiet machine): 71,440
+/// members and 89,722 pairs, 28 ms against 24 ms by affinity alone and 57 ms with all weights
+/// equal; 713,425 members and 899,149 pairs, 0.9 s against 0.7 s and 1.4 s. On the denser
+/// benchmark graph `barabasi_albert(100_000, 6, 1)`, 0.70 s against 0.22 s.
+///
+/// Why this `lift` works. A matching `M` weighs `lift * |M| + W(M)` afterwards, so two matchings
+/// of the same size keep their order. Take `|M1| > |M2|`: `M1` has at most `n / 2` pairs, so
+/// `M2` at most `n / 2 - 1`, and `W(M2) <= (n / 2 - 1) * w_max < lift` while `W(M1) > 0`. So
+/// `lift * |M1| + W(M1) > lift * (|M2| + 1) > lift * |M2| + W(M2)`: the larger matching always
+/// weighs more.
+pub fn cardinality_first(n: usize, edges: &[Edge]) -> Option<(i64, Vec<Edge>)> {
+    let heaviest = edges.iter().map(|&(_, _, w)| w).max().unwrap_or(0).max(1);
+    let most_pairs = i64::try_from(n / 2).ok()?.max(1);
+    let lift = most_pairs.checked_mul(heaviest)?;
+    if lift.checked_add(heaviest)? > MAX_WEIGHT {
+        return None;
+    }
+    Some((lift, edges.iter().filter(|&&(_, _, w)| w > 0).map(|&(u, v, w)| (u, v, lift + w)).collect()))
+}
+
 /// The total weight of `pairs` under the heaviest of the `edges` joining each pair; a pair that
 /// no edge joins counts as zero.
 pub fn matching_weight(edges: &[Edge], pairs: &[(u32, u32)]) -> i64 {
@@ -1083,6 +1111,98 @@ mod tests {
             }
             assert_is_matching(n, &solve_certified(n, &edges));
         }
+    }
+
+    /// The greatest (pairs, weight) among matchings of the vertices in `left`, pairs first.
+    fn brute_force_pairs_first(left: u32, w: &[[i64; 10]; 10]) -> (usize, i64) {
+        if left == 0 {
+            return (0, 0);
+        }
+        let i = left.trailing_zeros() as usize;
+        let rest = left & !(1 << i);
+        let mut best = brute_force_pairs_first(rest, w);
+        let mut others = rest;
+        while others != 0 {
+            let j = others.trailing_zeros() as usize;
+            others &= others - 1;
+            if w[i][j] > 0 {
+                let (pairs, weight) = brute_force_pairs_first(rest & !(1 << j), w);
+                best = best.max((pairs + 1, weight + w[i][j]));
+            }
+        }
+        best
+    }
+
+    #[test]
+    fn a_heavy_middle_pair_gives_way_to_two_pairs() {
+        // a - b - c - d: b and c like each other best, but pairing them leaves a and d alone.
+        let path = [(0, 1, 10), (1, 2, 90), (2, 3, 10)];
+        assert_eq!(max_weight_matching(4, &path), vec![(1, 2)], "by weight alone the middle pair wins");
+        let (lift, lifted) = cardinality_first(4, &path).expect("small weights");
+        assert_eq!(lift, 2 * 90);
+        assert_eq!(lifted, vec![(0, 1, 190), (1, 2, 270), (2, 3, 190)]);
+        assert_eq!(solve_certified(4, &lifted), vec![(0, 1), (2, 3)]);
+    }
+
+    #[test]
+    fn among_matchings_of_one_size_the_heavier_wins() {
+        // A square a-b-c-d-a: two ways to make two pairs.
+        let square = [(0, 1, 5), (1, 2, 1), (2, 3, 5), (3, 0, 1)];
+        let (_, lifted) = cardinality_first(4, &square).expect("small weights");
+        assert_eq!(solve_certified(4, &lifted), vec![(0, 1), (2, 3)]);
+        let other_way = [(0, 1, 1), (1, 2, 5), (2, 3, 1), (3, 0, 5)];
+        let (_, lifted) = cardinality_first(4, &other_way).expect("small weights");
+        assert_eq!(solve_certified(4, &lifted), vec![(0, 3), (1, 2)]);
+        // A fifth member e whom only a likes a lot: a-e and c-d are two pairs too, and heavier.
+        let pendant = [(0, 1, 5), (1, 2, 1), (2, 3, 5), (3, 0, 1), (0, 4, 40)];
+        let (_, lifted) = cardinality_first(5, &pendant).expect("small weights");
+        assert_eq!(solve_certified(5, &lifted), vec![(0, 4), (2, 3)]);
+    }
+
+    #[test]
+    fn lifted_weights_give_the_most_pairs_then_the_most_weight() {
+        let mut rng = SplitMix64::new(11);
+        for round in 0..3000 {
+            let n = 1 + rng.below(10) as usize;
+            let density = 1 + rng.below(100);
+            let spread = [3, 100, 1000][round % 3];
+            let mut edges = Vec::new();
+            let mut best = [[0i64; 10]; 10];
+            for u in 0..n as u32 {
+                for v in u + 1..n as u32 {
+                    if rng.below(100) < density {
+                        let w = rng.below(spread) as i64 - spread as i64 / 5;
+                        edges.push((u, v, w));
+                        let (a, b) = (u as usize, v as usize);
+                        best[a][b] = best[a][b].max(w);
+                        best[b][a] = best[a][b];
+                    }
+                }
+            }
+            let (_, lifted) = cardinality_first(n, &edges).expect("small weights");
+            let pairs = solve_certified(n, &lifted);
+            assert_is_matching(n, &pairs);
+            let expected = brute_force_pairs_first((1 << n) - 1, &best);
+            assert_eq!((pairs.len(), matching_weight(&edges, &pairs)), expected, "round {round}: {edges:?}");
+        }
+    }
+
+    #[test]
+    fn lifted_weights_reach_the_maximum_cardinality_on_a_large_graph() {
+        let edges = barabasi_albert(3000, 2, 5);
+        let ones: Vec<Edge> = edges.iter().map(|&(u, v, _)| (u, v, 1)).collect();
+        let most = solve_certified(3000, &ones).len();
+        let (_, lifted) = cardinality_first(3000, &edges).expect("small weights");
+        let pairs = solve_certified(3000, &lifted);
+        assert_eq!(pairs.len(), most);
+        assert!(max_weight_matching(3000, &edges).len() < most, "the graph is one where weight alone loses pairs");
+    }
+
+    #[test]
+    fn lifting_refuses_weights_the_solver_cannot_take() {
+        assert_eq!(cardinality_first(4, &[(0, 1, 1 << 57)]), None);
+        assert_eq!(cardinality_first(0, &[]), Some((1, vec![])));
+        assert_eq!(cardinality_first(3, &[(0, 1, -2), (1, 2, 0)]), Some((1, vec![])));
     }
 
     #[test]

@@ -175,15 +175,21 @@ async fn show_suggestions(
     layout: Layout,
 ) -> AppResult<SuggestionsPage> {
     let now = Utc::now();
-    let suggestions = store::list_upcoming_suggestions(&state.pool, member.id, now + MIN_NOTICE).await?;
-    let privacy = crate::members::store::get_privacy(&state.pool, member.id).await?;
-    // The member as a round sees them: the rounds waited are counted as a round counts them.
-    let mut conn = state.pool.acquire().await?;
-    let me =
-        candidates::load_people(&mut conn, &[member.id], now).await?.remove(&member.id).ok_or(AppError::NotFound)?;
-    let rounds_waited = i64::from(round::rounds_waited(&me, &store::list_round_starts(&mut *conn).await?));
-    let reason = if explains(&suggestions, privacy.matching, rounds_waited) {
-        Some(explain(&mut conn, &state.scheduler, &me, privacy.invite_policy, now).await?)
+    // Three statements but for the rare explanation: the session, the suggestions and the
+    // member's waiting, the last two side by side.
+    let (suggestions, waiting) = tokio::try_join!(
+        store::list_upcoming_suggestions(&state.pool, member.id, now + MIN_NOTICE),
+        store::get_waiting(&state.pool, member.id),
+    )?;
+    let rounds_waited = i64::from(round::rounds_waited_since(waiting.joined_at, waiting.last_round, &waiting.rounds));
+    let reason = if explains(&suggestions, waiting.matching, rounds_waited) {
+        // The member as a round sees them, for the explanation's checks.
+        let mut conn = state.pool.acquire().await?;
+        let me = candidates::load_people(&mut conn, &[member.id], now)
+            .await?
+            .remove(&member.id)
+            .ok_or(AppError::NotFound)?;
+        Some(explain(&mut conn, &state.scheduler, &me, waiting.invite_policy, now).await?)
     } else {
         None
     };
@@ -192,7 +198,7 @@ async fn show_suggestions(
         me: member.id,
         zone: member.time_zone.parse().unwrap_or(Tz::UTC),
         suggestions,
-        matching: privacy.matching,
+        matching: waiting.matching,
         rounds_waited,
         reason,
         settings: state.scheduler.clone(),

@@ -22,7 +22,8 @@ const INTEREST_POINTS: [i64; 4] = [8, 6, 4, 2];
 const DAYS_A_POINT: i64 = 30;
 const MAX_CONNECTED_POINTS: i64 = 12;
 const WAIT_POINTS: i64 = 4;
-const MAX_ROUNDS_COUNTED: u32 = 4;
+/// Rounds waited beyond this many add nothing to a score.
+pub const MAX_ROUNDS_COUNTED: u32 = 4;
 const DECLINE_POINTS: i64 = -50;
 
 /// The pair's weight for the matching, which never pairs a weight of 0 or less. The sum of:

@@ -43,9 +43,43 @@ const OFF_GRID: u16 = u16::MAX;
 pub struct Horizon {
     start: DateTime<Utc>,
     slots: usize,
-    /// Per zone seen so far: the local quarter of the week (0 = Monday 00:00–00:15) in which each
-    /// slot starts. Filled on first use, so a round pays for each zone once, not each member.
-    zones: HashMap<Tz, Box<[u16]>>,
+    /// Per zone seen so far, the slots that start in each local quarter of the week. Filled on
+    /// first use, so a round pays for each zone once, not each member.
+    zones: HashMap<Tz, ZoneSlots>,
+}
+
+/// For one zone and horizon, the slots starting in each local quarter of the week (0 = Monday
+/// 00:00–00:15): those of quarter `q` are `slots[starts[q]..starts[q + 1]]`. A member's free
+/// time is then a walk over the quarters they are free in (a few dozen), not over every slot of
+/// the horizon (1,344 in two weeks): a round turns a million members' weeks into free time.
+#[derive(Clone, Debug)]
+struct ZoneSlots {
+    starts: Box<[u32]>,
+    slots: Box<[u32]>,
+}
+
+impl ZoneSlots {
+    /// `quarters[slot]` is the local quarter the slot starts in, or `OFF_GRID` (in no quarter).
+    fn new(quarters: &[u16]) -> ZoneSlots {
+        let mut starts = vec![0u32; QUARTERS_A_WEEK + 1];
+        for &q in quarters.iter().filter(|&&q| usize::from(q) < QUARTERS_A_WEEK) {
+            starts[usize::from(q) + 1] += 1;
+        }
+        for q in 0..QUARTERS_A_WEEK {
+            starts[q + 1] += starts[q];
+        }
+        let mut fill = starts.clone();
+        let mut slots = vec![0u32; starts[QUARTERS_A_WEEK] as usize];
+        for (slot, &q) in quarters.iter().enumerate().filter(|&(_, &q)| usize::from(q) < QUARTERS_A_WEEK) {
+            slots[fill[usize::from(q)] as usize] = slot as u32;
+            fill[usize::from(q)] += 1;
+        }
+        ZoneSlots { starts: starts.into_boxed_slice(), slots: slots.into_boxed_slice() }
+    }
+
+    fn of(&self, quarter: usize) -> &[u32] {
+        &self.slots[self.starts[quarter] as usize..self.starts[quarter + 1] as usize]
+    }
 }
 
 impl Horizon {
@@ -78,9 +112,10 @@ impl Horizon {
     pub fn free_time(&mut self, zone: Tz, windows: &[Window]) -> FreeTime {
         let week = WeekMask::from_windows(windows);
         let mut free = vec![0u64; self.slots.div_ceil(64)];
-        for (slot, &quarter) in self.local_quarters(zone).iter().enumerate() {
-            if week.contains(quarter) {
-                free[slot / 64] |= 1 << (slot % 64);
+        let zone = self.zone_slots(zone);
+        for quarter in week.quarters() {
+            for &slot in zone.of(quarter) {
+                free[slot as usize / 64] |= 1 << (slot % 64);
             }
         }
         FreeTime(free.into_boxed_slice())
@@ -89,6 +124,11 @@ impl Horizon {
     /// The earliest start at which both members are free for a whole coffee, or `None` when the
     /// horizon holds no common hour. Both free times must come from this horizon.
     pub fn earliest_common(&self, a: &FreeTime, b: &FreeTime) -> Option<DateTime<Utc>> {
+        self.earliest_common_slot(a, b).map(|slot| self.slot_start(slot))
+    }
+
+    /// [`Horizon::earliest_common`] as a slot number, for [`Horizon::slot_start`].
+    pub fn earliest_common_slot(&self, a: &FreeTime, b: &FreeTime) -> Option<usize> {
         debug_assert_eq!(a.0.len(), b.0.len(), "free times from different horizons");
         let both = |i: usize| a.0.get(i).zip(b.0.get(i)).map_or(0, |(x, y)| x & y);
         for i in 0..a.0.len() {
@@ -104,8 +144,7 @@ impl Horizon {
                 starts &= (word >> shift) | (next << (64 - shift));
             }
             if starts != 0 {
-                let slot = i * 64 + starts.trailing_zeros() as usize;
-                return Some(self.slot_start(slot));
+                return Some(i * 64 + starts.trailing_zeros() as usize);
             }
         }
         None
@@ -125,17 +164,19 @@ impl Horizon {
         }
     }
 
-    fn slot_start(&self, slot: usize) -> DateTime<Utc> {
+    /// When slot `slot` of this horizon starts.
+    pub fn slot_start(&self, slot: usize) -> DateTime<Utc> {
         self.start + QUARTER * i32::try_from(slot).expect("a horizon holds fewer than 2^31 slots")
     }
 
-    fn local_quarters(&mut self, zone: Tz) -> &[u16] {
+    fn zone_slots(&mut self, zone: Tz) -> &ZoneSlots {
         let (start, slots) = (self.start, self.slots);
         self.zones.entry(zone).or_insert_with(|| {
-            std::iter::successors(Some(start), |t| Some(*t + QUARTER))
+            let quarters: Vec<u16> = std::iter::successors(Some(start), |t| Some(*t + QUARTER))
                 .take(slots)
                 .map(|t| local_quarter(t, zone))
-                .collect()
+                .collect();
+            ZoneSlots::new(&quarters)
         })
     }
 }
@@ -172,10 +213,15 @@ impl WeekMask {
         WeekMask(mask)
     }
 
-    fn contains(&self, quarter: u16) -> bool {
-        // OFF_GRID lies past the last word, so it is never contained.
-        let quarter = usize::from(quarter);
-        self.0.get(quarter / 64).is_some_and(|word| word >> (quarter % 64) & 1 == 1)
+    /// The quarters in the mask, in order.
+    fn quarters(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &word)| {
+            std::iter::successors((word != 0).then_some(word), |&w| {
+                let rest = w & (w - 1);
+                (rest != 0).then_some(rest)
+            })
+            .map(move |w| i * 64 + w.trailing_zeros() as usize)
+        })
     }
 }
 
@@ -184,6 +230,11 @@ impl WeekMask {
 pub struct FreeTime(Box<[u64]>);
 
 impl FreeTime {
+    /// No free time at all in `horizon`.
+    pub fn none(horizon: &Horizon) -> FreeTime {
+        FreeTime(vec![0; horizon.slots.div_ceil(64)].into_boxed_slice())
+    }
+
     /// Whether the member is free at no time in the horizon (and so cannot be paired in it).
     pub fn is_empty(&self) -> bool {
         self.0.iter().all(|&word| word == 0)

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
 use super::score::{Follow, reasons};
+use crate::members::model::InvitePolicy;
 use crate::web::bidi::isolate;
 
 /// Begins a round on a fresh transaction: one snapshot for all its reads (repeatable read), so
@@ -27,6 +28,28 @@ pub async fn start_round(conn: &mut PgConnection, lock: &str) -> sqlx::Result<bo
             .await?;
     }
     Ok(taken)
+}
+
+/// The round transaction's snapshot, for a helper connection to read the same moment.
+pub async fn export_snapshot(conn: &mut PgConnection) -> sqlx::Result<String> {
+    sqlx::query_scalar!(r#"select pg_export_snapshot() as "snapshot!""#).fetch_one(conn).await
+}
+
+/// Makes the transaction just begun on `conn` see `snapshot` (from [`export_snapshot`], whose
+/// transaction must still be open): repeatable read and read only, without JIT as a round.
+pub async fn import_snapshot(conn: &mut PgConnection, snapshot: &str) -> sqlx::Result<()> {
+    // `set transaction snapshot` takes a literal, not a parameter. The id is PostgreSQL's own
+    // (hex digits and dashes); anything else is refused rather than put into a statement.
+    if snapshot.is_empty() || !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(sqlx::Error::Protocol(format!("unexpected snapshot id {snapshot:?}")));
+    }
+    let statement =
+        format!("set transaction isolation level repeatable read, read only; set transaction snapshot '{snapshot}'");
+    // The executor's own method (its future boxed and `Send`): `raw_sql(..).execute(..)` is an
+    // `async fn` generic over the executor, and a round spawns this onto another task.
+    sqlx::Executor::execute(&mut *conn, statement.as_str()).await?;
+    sqlx::query!("select set_config('jit', 'off', true) as jit").fetch_one(conn).await?;
+    Ok(())
 }
 
 pub async fn round_exists(db: impl PgExecutor<'_>, period: NaiveDate) -> sqlx::Result<bool> {
@@ -167,6 +190,24 @@ pub struct NewSuggestion {
     pub a_follows_b: bool,
     pub b_follows_a: bool,
     pub shared_interests: Vec<String>,
+}
+
+/// Takes the key-share lock on the rows of `members` (ids sorted) that the round's writes point
+/// at, in id order, in one statement. Every foreign key check of the suggestions and their
+/// notices takes this lock anyway (it only keeps the rows from being deleted or their ids
+/// changed until the round commits); taken here first, in order, the checks find it held and
+/// change nothing, instead of each first one rewriting a row's page in the order of the
+/// inserts, which for the second member of a pair is random. The writing took 15 to 20% less
+/// time at 100,000 members (2.0-2.35 s against 2.3-2.7 s, three runs each).
+pub async fn lock_members(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"select count(*) as "locked!"
+           from (select from members where id = any($1) order by id for key share) as locked"#,
+        ids
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(())
 }
 
 /// Writes a round's suggestions in one statement (tens of thousands at a time).
@@ -333,4 +374,38 @@ pub async fn withdraw_open_of(conn: &mut PgConnection, member: i64) -> sqlx::Res
     )
     .fetch_all(conn)
     .await
+}
+
+/// What the suggestions page says of a member besides their suggestions: whether they take
+/// part and whom they take invitations from, and what counting the rounds they waited needs
+/// (`round::rounds_waited_since`), in one statement.
+pub struct Waiting {
+    pub matching: bool,
+    pub invite_policy: InvitePolicy,
+    pub joined_at: DateTime<Utc>,
+    pub last_round: Option<i64>,
+    /// Every round's id and start, oldest first (one a week).
+    pub rounds: Vec<(i64, DateTime<Utc>)>,
+}
+
+pub async fn get_waiting(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Waiting> {
+    let row = sqlx::query!(
+        r#"select m.matching, m.invite_policy as "invite_policy: InvitePolicy", m.created_at,
+                  greatest((select max(s.round_id) from suggestions s where s.a_id = m.id),
+                           (select max(s.round_id) from suggestions s where s.b_id = m.id)) as last_round,
+                  array(select r.id from scheduler_rounds r order by r.id) as "round_ids!",
+                  array(select r.started_at from scheduler_rounds r order by r.id) as "round_starts!"
+           from members m
+           where m.id = $1"#,
+        member
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(Waiting {
+        matching: row.matching,
+        invite_policy: row.invite_policy,
+        joined_at: row.created_at,
+        last_round: row.last_round,
+        rounds: row.round_ids.into_iter().zip(row.round_starts).collect(),
+    })
 }

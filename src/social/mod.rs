@@ -12,6 +12,7 @@ use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::DateTime;
 use serde::Deserialize;
 use sqlx::PgPool;
 use tower_sessions::Session;
@@ -26,7 +27,7 @@ use crate::web::bidi::isolate;
 use crate::web::forms::{FileFieldError, read_file_field};
 use crate::web::routes::Routes;
 use crate::web::{Flash, Layout, csrf, safe_next};
-use store::{FollowSide, ListedMember, Relation};
+use store::{FollowCursor, FollowSide, ListOwner, ListedMember, Relation};
 
 /// Members per page in follower and following lists.
 const PAGE_SIZE: i64 = 30;
@@ -207,23 +208,57 @@ fn trim_page<T>(rows: &mut Vec<T>) -> bool {
     has_more
 }
 
+/// A follow list's query string: where the page starts, as `follow_cursor` wrote it.
+#[derive(Debug, Default, Deserialize)]
+struct FollowListQuery {
+    #[serde(default)]
+    after: String,
+}
+
+/// The cursor of the page after the follow at `cursor`: its time in microseconds (as stored),
+/// a dot, the member's id.
+fn follow_cursor(cursor: &FollowCursor) -> String {
+    format!("{}.{}", cursor.at.timestamp_micros(), cursor.id)
+}
+
+/// Reads what `follow_cursor` wrote; `None` for anything it could not have written. No follow
+/// is older than 1970: an earlier time could also be older than PostgreSQL's timestamps go
+/// (4713 BC, where chrono's go further), an error rather than an empty page.
+fn parse_follow_cursor(text: &str) -> Option<FollowCursor> {
+    let (micros, id) = text.split_once('.')?;
+    let micros: i64 = micros.parse().ok().filter(|m| *m >= 0)?;
+    let at = DateTime::from_timestamp_micros(micros)?;
+    let id: i64 = id.parse().ok()?;
+    (id > 0).then_some(FollowCursor { at, id })
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "social/follow_list.html")]
 struct FollowListPage {
     layout: Layout,
-    profile: Profile,
+    profile: ListOwner,
     heading: &'static str,
     path: String,
     members: Vec<ListedMember>,
-    page: u32,
-    has_more: bool,
+    /// This page's own cursor; empty on the first page.
+    after: String,
+    /// The next page's cursor, when there is a next page.
+    next: Option<String>,
     viewer_handle: String,
 }
 
 impl FollowListPage {
+    fn first_page(&self) -> bool {
+        self.after.is_empty()
+    }
+
+    fn next_link(&self) -> Option<String> {
+        self.next.as_ref().map(|after| format!("{}?after={after}", self.path))
+    }
+
     /// Where a follow button on this page returns to: this very page.
     fn back_path(&self) -> String {
-        format!("{}?page={}", self.path, self.page)
+        if self.after.is_empty() { self.path.clone() } else { format!("{}?after={}", self.path, self.after) }
     }
 }
 
@@ -231,26 +266,31 @@ async fn follow_list(
     state: &AppState,
     me: &crate::members::model::Member,
     handle: &str,
-    query: PageQuery,
+    query: FollowListQuery,
     layout: Layout,
     side: FollowSide,
 ) -> AppResult<FollowListPage> {
-    let (profile, _) = find_visible_profile(&state.pool, me.id, handle).await?;
-    let (page, offset) = query.page_and_offset();
-    let mut members = store::list_follows(&state.pool, profile.id, side, me.id, PAGE_SIZE + 1, offset).await?;
-    let has_more = trim_page(&mut members);
+    let after = match query.after.as_str() {
+        "" => None,
+        text => Some(parse_follow_cursor(text).ok_or_else(|| {
+            AppError::BadRequest("That page of the list does not exist: start again from the first page.".to_owned())
+        })?),
+    };
+    let start = after.unwrap_or_else(FollowCursor::first);
+    let page =
+        store::find_follow_page(&state.pool, handle, side, me.id, start, PAGE_SIZE).await?.ok_or(AppError::NotFound)?;
     let (heading, tail) = match side {
         FollowSide::Followers => ("Followers", "followers"),
         FollowSide::Following => ("Following", "following"),
     };
     Ok(FollowListPage {
-        path: format!("/m/{}/{tail}", profile.handle),
+        path: format!("/m/{}/{tail}", page.owner.handle),
         layout,
-        profile,
+        profile: page.owner,
         heading,
-        members,
-        page,
-        has_more,
+        members: page.members,
+        after: after.as_ref().map(follow_cursor).unwrap_or_default(),
+        next: page.next.as_ref().map(follow_cursor),
         viewer_handle: me.handle.clone(),
     })
 }
@@ -259,7 +299,7 @@ async fn list_followers(
     State(state): State<AppState>,
     CurrentMember(me): CurrentMember,
     Path(handle): Path<String>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<FollowListQuery>,
     layout: Layout,
 ) -> AppResult<FollowListPage> {
     follow_list(&state, &me, &handle, query, layout, FollowSide::Followers).await
@@ -269,7 +309,7 @@ async fn list_following(
     State(state): State<AppState>,
     CurrentMember(me): CurrentMember,
     Path(handle): Path<String>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<FollowListQuery>,
     layout: Layout,
 ) -> AppResult<FollowListPage> {
     follow_list(&state, &me, &handle, query, layout, FollowSide::Following).await

@@ -1,5 +1,7 @@
 //! All SQL for `follows` and `blocks`.
 
+use crate::members::model::Profile;
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
 /// How one member stands towards another, as the first sees it.
@@ -105,31 +107,99 @@ pub async fn delete_follow(db: impl PgExecutor<'_>, follower: i64, followee: i64
     Ok(())
 }
 
-/// Followers and followed as `viewer` may count them: active members only (written as "not
-/// active" to leave out, so that the check reads the small partial index `members_inactive`
-/// instead of every counted member's row: suspended and hidden members are left out), and
-/// nobody in a block with the viewer, as in the lists.
-pub async fn get_counts(db: impl PgExecutor<'_>, member: i64, viewer: i64) -> sqlx::Result<(i64, i64)> {
+/// A profile page as `viewer` sees it: the profile, how they stand towards each other, the
+/// follow counts, a pending "we have met" claim between them, and the addresses listed.
+#[derive(Clone, Debug)]
+pub struct ProfileView {
+    pub profile: Profile,
+    pub relation: Relation,
+    pub followers: i64,
+    pub following: i64,
+    pub claim: Option<PendingClaim>,
+    pub addresses: Vec<String>,
+}
+
+/// The profile page of `handle` as `viewer` may see it, in one statement: an active member's,
+/// or the viewer's own while an admin has hidden it (to everyone else it does not exist).
+///
+/// The counts are as `viewer` may count them: active members only (written as "not active" to
+/// leave out, so that the check reads the small partial index `members_inactive` instead of
+/// every counted member's row), and nobody in a block with the viewer, as in the lists.
+pub async fn find_profile_view(
+    db: impl PgExecutor<'_>,
+    handle: &str,
+    viewer: i64,
+) -> sqlx::Result<Option<ProfileView>> {
+    if !crate::members::model::is_valid_handle(handle) {
+        return Ok(None);
+    }
     let row = sqlx::query!(
-        r#"with hidden as (
+        r#"with p as (
+               select id, handle, display_name, bio, city, time_zone, interests, created_at,
+                      case when status = 'active' then photo_id end as photo_id
+               from members
+               where lower(handle) = lower($1)
+                 and (status = 'active' or (id = $2 and status = 'hidden'))
+           ), hidden as (
                select id from members where status <> 'active'
                union
                select blocked_id from blocks where blocker_id = $2
                union
                select blocker_id from blocks where blocked_id = $2
            )
-           select (select count(*) from follows f
-                   where f.followee_id = $1 and not exists (select from hidden h where h.id = f.follower_id)
+           select p.id, p.handle, p.display_name, p.bio, p.city, p.time_zone, p.interests, p.created_at, p.photo_id,
+                  exists (select from follows where follower_id = $2 and followee_id = p.id) as "i_follow!",
+                  exists (select from follows where follower_id = p.id and followee_id = $2) as "follows_me!",
+                  exists (select from blocks where blocker_id = $2 and blocked_id = p.id) as "i_block!",
+                  exists (select from blocks where blocker_id = p.id and blocked_id = $2) as "blocks_me!",
+                  exists (select from met_pairs
+                          where a_id = least($2::bigint, p.id) and b_id = greatest($2::bigint, p.id)) as "met!",
+                  (select count(*) from follows f
+                   where f.followee_id = p.id and not exists (select from hidden h where h.id = f.follower_id)
                   ) as "followers!",
                   (select count(*) from follows f
-                   where f.follower_id = $1 and not exists (select from hidden h where h.id = f.followee_id)
-                  ) as "following!""#,
-        member,
+                   where f.follower_id = p.id and not exists (select from hidden h where h.id = f.followee_id)
+                  ) as "following!",
+                  c.id as "claim_id?", c.claimant_id as "claimant_id?", c.other_id as "claim_other_id?",
+                  array(select address from external_addresses a where a.member_id = p.id order by address)
+                      as "addresses!"
+           from p
+           left join met_claims c
+             on p.id <> $2 and c.status = 'pending'
+            and least(c.claimant_id, c.other_id) = least($2::bigint, p.id)
+            and greatest(c.claimant_id, c.other_id) = greatest($2::bigint, p.id)"#,
+        handle,
         viewer
     )
-    .fetch_one(db)
+    .fetch_optional(db)
     .await?;
-    Ok((row.followers, row.following))
+    Ok(row.map(|row| ProfileView {
+        profile: Profile {
+            id: row.id,
+            handle: row.handle,
+            display_name: row.display_name,
+            bio: row.bio,
+            city: row.city,
+            time_zone: row.time_zone,
+            interests: row.interests,
+            created_at: row.created_at,
+            photo_id: row.photo_id,
+        },
+        relation: Relation {
+            i_follow: row.i_follow,
+            follows_me: row.follows_me,
+            i_block: row.i_block,
+            blocks_me: row.blocks_me,
+            met: row.met,
+        },
+        followers: row.followers,
+        following: row.following,
+        claim: match (row.claim_id, row.claimant_id, row.claim_other_id) {
+            (Some(id), Some(claimant_id), Some(other_id)) => Some(PendingClaim { id, claimant_id, other_id }),
+            _ => None,
+        },
+        addresses: row.addresses,
+    }))
 }
 
 /// Which side of a member's follows a list shows.
@@ -139,69 +209,200 @@ pub enum FollowSide {
     Following,
 }
 
-/// One page of `member`'s followers or followed, newest follow first, as `viewer` may see
-/// them: active members only, and nobody in a block with the viewer.
+/// Whose follow list a page shows.
+#[derive(Clone, Debug)]
+pub struct ListOwner {
+    pub id: i64,
+    pub handle: String,
+    pub display_name: String,
+}
+
+/// Where a page of a follow list starts: after the follow made at `at` by (or of) member `id`,
+/// in the list's order (newest first, then by id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FollowCursor {
+    pub at: DateTime<Utc>,
+    pub id: i64,
+}
+
+impl FollowCursor {
+    /// Before every follow: the first page. A time after any follow rather than "no cursor",
+    /// so the statement has one shape and the cursor is always an index condition.
+    pub fn first() -> Self {
+        FollowCursor { at: DateTime::<Utc>::MAX_UTC, id: 0 }
+    }
+}
+
+/// One page of a follow list.
+#[derive(Clone, Debug)]
+pub struct FollowPage {
+    pub owner: ListOwner,
+    pub members: Vec<ListedMember>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<FollowCursor>,
+}
+
+/// A row of a follow page: the list's owner, and one member of the page when there is one.
+struct FollowPageRow {
+    owner_id: i64,
+    owner_handle: String,
+    owner_name: String,
+    id: Option<i64>,
+    handle: Option<String>,
+    display_name: Option<String>,
+    city: Option<String>,
+    photo_id: Option<i64>,
+    followed_at: Option<DateTime<Utc>>,
+    viewer_follows: bool,
+}
+
+/// One page of the followers (or the followed) of the member with `handle`, newest follow
+/// first, after `after`, as `viewer` may see it; `None` when the viewer may not see that
+/// member (missing, suspended, hidden unless it is the viewer, or in a block either way: the
+/// same answer for all, as `social::find_visible_profile` gives). Only active members are
+/// listed, and nobody in a block with the viewer.
 ///
-/// Two statements on purpose: each walks `follows_followee` or `follows_follower` in page
-/// order and stops after the page. One statement for both sides (a `union all` with the unused
-/// branch switched off) sorted every row instead: for a member with 9,252 followers, page one
-/// took 9.1 ms against 0.8 ms, and page 100 took 76 ms against 16 ms.
-pub async fn list_follows(
+/// One statement for the profile and the page, so the page costs one round trip. Each side
+/// walks `follows_followee` or `follows_follower` from the cursor in page order and stops
+/// after the page: the owner's id is a scalar subquery (an init plan), not a join, so the
+/// walk stays in index order. Keyset pages: page 100 reads what page one does, where an
+/// offset read and threw away every follow before it (16 ms at page 100 of 9,252 followers).
+/// The order is `created_at desc, id`, which no row comparison can say in one direction, so
+/// the cursor is `created_at <= t` (the index condition) and, among follows made at `t`
+/// itself, ids past the cursor's.
+///
+/// Two statements, one a side, on purpose: one for both (a `union all` with the unused branch
+/// switched off) sorted every row instead: for a member with 9,252 followers, page one took
+/// 9.1 ms against 0.8 ms.
+pub async fn find_follow_page(
     db: impl PgExecutor<'_>,
-    member: i64,
+    handle: &str,
     side: FollowSide,
     viewer: i64,
-    limit: i64,
-    offset: i64,
-) -> sqlx::Result<Vec<ListedMember>> {
-    match side {
+    after: FollowCursor,
+    page_size: i64,
+) -> sqlx::Result<Option<FollowPage>> {
+    // A string that cannot be a handle (a NUL byte from a percent-decoded URL) is nobody's.
+    if !crate::members::model::is_valid_handle(handle) {
+        return Ok(None);
+    }
+    let rows = match side {
         FollowSide::Followers => {
             sqlx::query_as!(
-                ListedMember,
-                r#"select m.id, m.handle, m.display_name, m.city,
-                          exists (select from follows v where v.follower_id = $2 and v.followee_id = m.id) as "viewer_follows!",
-                          m.photo_id
-                   from follows f
-                   join members m on m.id = f.follower_id
-                   where f.followee_id = $1
-                     and m.status = 'active'
-                     and not exists (select from blocks b
-                                     where (b.blocker_id = $2 and b.blocked_id = m.id)
-                                        or (b.blocker_id = m.id and b.blocked_id = $2))
-                   order by f.created_at desc, f.follower_id
-                   limit $3 offset $4"#,
-                member,
+                FollowPageRow,
+                r#"with owner as (
+                       select p.id, p.handle, p.display_name
+                       from members p
+                       where lower(p.handle) = lower($1)
+                         and (p.status = 'active' or (p.id = $2 and p.status = 'hidden'))
+                         and not exists (select from blocks b
+                                         where (b.blocker_id = $2 and b.blocked_id = p.id)
+                                            or (b.blocker_id = p.id and b.blocked_id = $2))
+                   ), page as (
+                       select m.id, m.handle, m.display_name, m.city, m.photo_id, f.created_at
+                       from follows f
+                       join members m on m.id = f.follower_id
+                       where f.followee_id = (select id from owner)
+                         and f.created_at <= $3 and (f.created_at < $3 or f.follower_id > $4)
+                         and m.status = 'active'
+                         and not exists (select from blocks b
+                                         where (b.blocker_id = $2 and b.blocked_id = m.id)
+                                            or (b.blocker_id = m.id and b.blocked_id = $2))
+                       order by f.created_at desc, f.follower_id
+                       limit $5
+                   )
+                   select o.id as "owner_id!", o.handle as "owner_handle!", o.display_name as "owner_name!",
+                          p.id as "id?", p.handle as "handle?", p.display_name as "display_name?", p.city as "city?",
+                          p.photo_id as "photo_id?", p.created_at as "followed_at?",
+                          exists (select from follows v where v.follower_id = $2 and v.followee_id = p.id)
+                              as "viewer_follows!"
+                   from owner o
+                   left join page p on true
+                   order by p.created_at desc, p.id"#,
+                handle,
                 viewer,
-                limit,
-                offset
+                after.at,
+                after.id,
+                page_size + 1
             )
             .fetch_all(db)
-            .await
+            .await?
         }
         FollowSide::Following => {
             sqlx::query_as!(
-                ListedMember,
-                r#"select m.id, m.handle, m.display_name, m.city,
-                          exists (select from follows v where v.follower_id = $2 and v.followee_id = m.id) as "viewer_follows!",
-                          m.photo_id
-                   from follows f
-                   join members m on m.id = f.followee_id
-                   where f.follower_id = $1
-                     and m.status = 'active'
-                     and not exists (select from blocks b
-                                     where (b.blocker_id = $2 and b.blocked_id = m.id)
-                                        or (b.blocker_id = m.id and b.blocked_id = $2))
-                   order by f.created_at desc, f.followee_id
-                   limit $3 offset $4"#,
-                member,
+                FollowPageRow,
+                r#"with owner as (
+                       select p.id, p.handle, p.display_name
+                       from members p
+                       where lower(p.handle) = lower($1)
+                         and (p.status = 'active' or (p.id = $2 and p.status = 'hidden'))
+                         and not exists (select from blocks b
+                                         where (b.blocker_id = $2 and b.blocked_id = p.id)
+                                            or (b.blocker_id = p.id and b.blocked_id = $2))
+                   ), page as (
+                       select m.id, m.handle, m.display_name, m.city, m.photo_id, f.created_at
+                       from follows f
+                       join members m on m.id = f.followee_id
+                       where f.follower_id = (select id from owner)
+                         and f.created_at <= $3 and (f.created_at < $3 or f.followee_id > $4)
+                         and m.status = 'active'
+                         and not exists (select from blocks b
+                                         where (b.blocker_id = $2 and b.blocked_id = m.id)
+                                            or (b.blocker_id = m.id and b.blocked_id = $2))
+                       order by f.created_at desc, f.followee_id
+                       limit $5
+                   )
+                   select o.id as "owner_id!", o.handle as "owner_handle!", o.display_name as "owner_name!",
+                          p.id as "id?", p.handle as "handle?", p.display_name as "display_name?", p.city as "city?",
+                          p.photo_id as "photo_id?", p.created_at as "followed_at?",
+                          exists (select from follows v where v.follower_id = $2 and v.followee_id = p.id)
+                              as "viewer_follows!"
+                   from owner o
+                   left join page p on true
+                   order by p.created_at desc, p.id"#,
+                handle,
                 viewer,
-                limit,
-                offset
+                after.at,
+                after.id,
+                page_size + 1
             )
             .fetch_all(db)
-            .await
+            .await?
         }
+    };
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let owner =
+        ListOwner { id: first.owner_id, handle: first.owner_handle.clone(), display_name: first.owner_name.clone() };
+    let mut members = Vec::with_capacity(rows.len());
+    let mut cursors = Vec::with_capacity(rows.len());
+    for row in rows {
+        // The one row of an empty page carries the owner alone.
+        let (Some(id), Some(handle), Some(display_name), Some(city), Some(at)) =
+            (row.id, row.handle, row.display_name, row.city, row.followed_at)
+        else {
+            continue;
+        };
+        members.push(ListedMember {
+            id,
+            handle,
+            display_name,
+            city,
+            viewer_follows: row.viewer_follows,
+            photo_id: row.photo_id,
+        });
+        cursors.push(FollowCursor { at, id });
     }
+    // One row was read beyond the page: when it came, the next page starts after the last shown.
+    let page_len = usize::try_from(page_size).unwrap_or(0);
+    let next = if members.len() > page_len {
+        page_len.checked_sub(1).and_then(|last| cursors.get(last)).copied()
+    } else {
+        None
+    };
+    members.truncate(page_len);
+    Ok(Some(FollowPage { owner, members, next }))
 }
 
 /// Blocks `blocked`, removes the follows between the two and declines any pending "we have
@@ -367,105 +568,9 @@ pub async fn insert_met_pair(db: impl PgExecutor<'_>, one: i64, other: i64, how:
 }
 
 /// A claim waiting for this member's answer, with who made it.
-#[derive(Clone, Debug)]
-pub struct ClaimForMe {
-    pub id: i64,
-    pub claimant_id: i64,
-    pub handle: String,
-    pub display_name: String,
-    /// Their photo (only active claimants outside any block are listed).
-    pub photo_id: Option<i64>,
-}
-
-/// The `limit` oldest claims waiting for `member` to answer, from active members not in a
-/// block with them.
-pub async fn list_claims_for(db: impl PgExecutor<'_>, member: i64, limit: i64) -> sqlx::Result<Vec<ClaimForMe>> {
-    sqlx::query_as!(
-        ClaimForMe,
-        "select c.id, c.claimant_id, m.handle, m.display_name, m.photo_id
-         from met_claims c
-         join members m on m.id = c.claimant_id
-         where c.other_id = $1 and c.status = 'pending' and m.status = 'active'
-           and not exists (select from blocks b
-                           where (b.blocker_id = $1 and b.blocked_id = m.id)
-                              or (b.blocker_id = m.id and b.blocked_id = $1))
-         order by c.created_at, c.id
-         limit $2",
-        member,
-        limit
-    )
-    .fetch_all(db)
-    .await
-}
-
-/// Someone the member is connected with online but has never met.
-#[derive(Clone, Debug)]
-pub struct NeverMet {
-    pub id: i64,
-    pub handle: String,
-    pub display_name: String,
-    pub city: String,
-    pub mutual: bool,
-    pub same_city: bool,
-    pub shared_interests: Vec<String>,
-    /// Their photo (only active members outside any block are listed).
-    pub photo_id: Option<i64>,
-    /// How many there are in all, before the limit.
-    pub total: i64,
-}
-
-/// Of `connections` (ids of the members `member` follows or is followed by), those active,
-/// not met and not in a block with them: most promising first (mutual follows, then the same
-/// city, then most shared interests).
-///
-/// Ranking reads every candidate's member row, so the cost follows the number of connections
-/// passed in: callers pass [`list_recent_connections`], which is every connection for all but
-/// the most connected members. Measured at 100,000 members: 95-137 ms for a member with 7,691
-/// connections ranked whole; 9 ms for their 300 most recent; 0.5-2.5 ms typically.
-pub async fn list_never_met(
-    db: impl PgExecutor<'_>,
-    member: i64,
-    connections: &[i64],
-    limit: i64,
-) -> sqlx::Result<Vec<NeverMet>> {
-    sqlx::query_as!(
-        NeverMet,
-        r#"with me as (
-               select city, interests from members where id = $1
-           ), ranked as (
-               select m.handle, m.display_name, m.city, m.id, m.interests, m.photo_id,
-                      exists (select from follows where follower_id = $1 and followee_id = m.id)
-                          and exists (select from follows where follower_id = m.id and followee_id = $1) as mutual,
-                      (m.city <> '' and m.city = me.city) as same_city,
-                      (select count(*) from unnest(m.interests) as i where i = any (me.interests)) as shared,
-                      count(*) over () as total
-               from members m
-               cross join me
-               where m.id = any ($2)
-                 and m.status = 'active'
-                 and not exists (select from met_pairs p
-                                 where p.a_id = least($1::bigint, m.id) and p.b_id = greatest($1::bigint, m.id))
-                 and not exists (select from blocks b
-                                 where (b.blocker_id = $1 and b.blocked_id = m.id)
-                                    or (b.blocker_id = m.id and b.blocked_id = $1))
-               order by mutual desc, same_city desc, shared desc, lower(m.display_name), m.id
-               limit $3
-           )
-           -- The shared interests by name only for the rows shown: naming them for every
-           -- candidate cost more than the rest of the query.
-           select r.id, r.handle, r.display_name, r.city, r.mutual as "mutual!", r.same_city as "same_city!",
-                  array(select unnest(r.interests) intersect select unnest(me.interests) order by 1) as "shared_interests!",
-                  r.photo_id, r.total as "total!"
-           from ranked r
-           cross join me
-           order by r.mutual desc, r.same_city desc, r.shared desc, lower(r.display_name), r.id"#,
-        member,
-        connections,
-        limit
-    )
-    .fetch_all(db)
-    .await
-}
+/// Connections ranked for the home page's "never met" list, and shown first in the directory:
+/// the most recent ones, which is all of them for nearly everyone.
+pub const NEVER_MET_POOL: i64 = 300;
 
 /// The `pool` members `member` connected with most recently (a follow either way), newest
 /// first: every connection, for all but the most connected members.
@@ -484,25 +589,6 @@ pub async fn list_recent_connections(db: impl PgExecutor<'_>, member: i64, pool:
     )
     .fetch_all(db)
     .await
-}
-
-/// How many active members `member` follows, and how many of those they have met (suspended
-/// and hidden ones left out through the small partial index `members_inactive`).
-pub async fn get_met_figures(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<(i64, i64)> {
-    let row = sqlx::query!(
-        r#"select count(*) as "following!",
-                  count(*) filter (where exists (
-                      select from met_pairs p
-                      where p.a_id = least($1::bigint, f.followee_id) and p.b_id = greatest($1::bigint, f.followee_id)
-                  )) as "met!"
-           from follows f
-           where f.follower_id = $1
-             and not exists (select from members s where s.id = f.followee_id and s.status <> 'active')"#,
-        member
-    )
-    .fetch_one(db)
-    .await?;
-    Ok((row.following, row.met))
 }
 
 /// The addresses `member` uses elsewhere, in the order they were listed.

@@ -1,36 +1,185 @@
-//! CSRF protection: a random token per session, sent back with every state-changing request
-//! as the form field `csrf_token` (or the `X-CSRF-Token` header, for scripts). File uploads
-//! carry it as the first field of their multipart body, never in the URL, where browser
-//! history and proxy logs would keep it. An origin check alone lets through clients that send
-//! neither `Origin` nor `Sec-Fetch-Site`; a token does not.
+//! CSRF protection: a token sent back with every state-changing request as the form field
+//! `csrf_token` (or the `X-CSRF-Token` header, for scripts). File uploads carry it as the first
+//! field of their multipart body, never in the URL, where browser history and proxy logs would
+//! keep it. An origin check alone lets through clients that send neither `Origin` nor
+//! `Sec-Fetch-Site`; a token does not.
+//!
+//! **Two kinds of secret, one kind of token.** A token is a 32-byte secret masked with a fresh
+//! random pad (see `mask`), and the secret comes from one of two places:
+//!
+//! - A session that holds a secret (every logged-in member's: log-in draws one, `renew`) is
+//!   checked against it, and only against it.
+//! - A visitor without one gets no session at all, so that looking at the landing page, the
+//!   log-in form or a public meetup writes nothing to the database (issue 15). They get a
+//!   cookie instead, `cuppa_csrf` (`__Host-cuppa_csrf` with secure cookies: a sibling
+//!   subdomain cannot plant that one), holding 32 random bytes; their secret is a keyed
+//!   BLAKE2b of the cookie ("signed double submit"). A cross-site page can make the browser
+//!   send the cookie but can read neither it nor a page holding the token; the key means that
+//!   a cookie value that leaked (a proxy's log) still makes no token. It does not stop whoever
+//!   can write the visitor's cookies (a sibling host, or the network over plain http) from
+//!   planting a cookie and token pair of their own, which they can fetch like anyone: only the
+//!   `__Host-` name over https stops that, as it did for a planted session. The cookie is
+//!   HttpOnly, SameSite=Lax like the session's, has no Max-Age (it ends with the browser
+//!   session: it is a random number, and nothing should follow a visitor longer than their
+//!   visit), and is set only on a response drawn in the site's frame (`Layout` makes the token
+//!   for the page's forms), so assets, feeds, redirects and error pages set nothing.
+//!
+//! The key is a row of `csrf_key`, drawn by its migration and read once per router (the first
+//! time a visitor needs it): every replica on one database, and a restarted process, accept
+//! the others' tokens, and no page view ever writes it. Logging in cycles the session id and
+//! draws a session secret, so neither the visitor's token nor anything planted before log-in
+//! works after it; logging out leaves a session without a secret, so the visitor's cookie
+//! takes over again.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes, HttpBody, to_bytes};
-use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::{Method, header};
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use blake2::Blake2bMac;
+use blake2::digest::Mac;
+use blake2::digest::consts::U32;
 use hyper::body::{Frame, SizeHint};
 use rand::RngExt;
+use sqlx::PgPool;
+use tokio::sync::OnceCell;
 use tower_sessions::Session;
+use tower_sessions::cookie::{Cookie, SameSite};
 
 use crate::error::AppError;
 
 const SESSION_KEY: &str = "csrf";
 pub const FIELD: &str = "csrf_token";
 const HEADER: &str = "x-csrf-token";
+/// The visitor's cookie over plain http (development, tests).
+pub const COOKIE: &str = "cuppa_csrf";
+/// The visitor's cookie with secure cookies: the `__Host-` prefix makes browsers refuse it
+/// unless it is `Secure`, has `Path=/` and no `Domain`, so no other host can set it.
+pub const SECURE_COOKIE: &str = "__Host-cuppa_csrf";
+/// Separates this use of the key from any other it might be put to (BLAKE2's personalisation).
+const PERSONA: &[u8] = b"cuppa csrf v1";
 /// Forms are small; the global body limit still applies to everything else.
 const MAX_FORM_BYTES: usize = 256 * 1024;
 /// How much of a multipart body is read ahead for its first field, the token: far more than
 /// a boundary, one field's headers and a token take, far less than the upload after them.
 const MULTIPART_LOOKAHEAD_BYTES: usize = 4 * 1024;
 
-/// A token for a page's forms, made from the session's secret (drawn on first use). Each call
-/// masks the secret with a fresh random pad, so no two pages carry the same string: compressed
-/// pages that also reflect input (a search box) cannot be used to guess the secret byte by
-/// byte (BREACH).
+/// What the CSRF layer keeps between requests: where the visitors' key is, the key once read,
+/// and which cookie name the site uses. One per router (`with_layers`).
+#[derive(Clone, Debug)]
+pub struct Csrf {
+    pool: PgPool,
+    key: Arc<OnceCell<Key>>,
+    secure_cookies: bool,
+}
+
+/// The key that signs visitors' cookies (never printed).
+struct Key([u8; 32]);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+impl Csrf {
+    pub fn new(pool: PgPool, secure_cookies: bool) -> Csrf {
+        Csrf { pool, key: Arc::new(OnceCell::new()), secure_cookies }
+    }
+
+    fn cookie_name(&self) -> &'static str {
+        if self.secure_cookies { SECURE_COOKIE } else { COOKIE }
+    }
+
+    /// The key, read from the database the first time it is needed. A failed read is not
+    /// kept: the next request tries again.
+    async fn key(&self) -> Result<&Key, AppError> {
+        self.key
+            .get_or_try_init(|| async {
+                let key = sqlx::query_scalar!("select key from csrf_key").fetch_one(&self.pool).await?;
+                // The table's check keeps it at 32 bytes.
+                let key = <[u8; 32]>::try_from(key.as_slice())
+                    .map_err(|_| anyhow::anyhow!("csrf_key.key is not 32 bytes long"))?;
+                Ok::<_, AppError>(Key(key))
+            })
+            .await
+    }
+
+    /// The visitor secret that belongs to a cookie value.
+    async fn visitor_secret(&self, cookie: &[u8; 32]) -> Result<[u8; 32], AppError> {
+        let Key(key) = self.key().await?;
+        Ok(sign(key, cookie))
+    }
+
+    /// The visitor's cookie as the request carries it, if it is one Cuppa could have set.
+    fn cookie_in(&self, headers: &HeaderMap) -> Option<[u8; 32]> {
+        let name = self.cookie_name();
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .filter(|cookie| cookie.name() == name)
+            .find_map(|cookie| from_hex(cookie.value()).and_then(|bytes| <[u8; 32]>::try_from(bytes).ok()))
+    }
+
+    /// `Set-Cookie` for a new visitor cookie holding `value`.
+    fn set_cookie(&self, value: &[u8; 32]) -> Option<HeaderValue> {
+        let cookie = Cookie::build((self.cookie_name(), to_hex(value)))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure_cookies)
+            .build();
+        HeaderValue::from_str(&cookie.to_string()).ok()
+    }
+}
+
+/// The keyed BLAKE2b of a visitor's cookie: their CSRF secret.
+fn sign(key: &[u8; 32], cookie: &[u8; 32]) -> [u8; 32] {
+    let mac = Blake2bMac::<U32>::new_with_salt_and_personal(Some(key), &[], PERSONA)
+        .expect("a 32-byte key and a persona of at most 16 bytes are valid");
+    mac.chain_update(cookie).finalize().into_bytes().into()
+}
+
+/// The visitor's cookie for this request, put in the request's extensions by the CSRF layer
+/// for `page_token`: the one the browser sent, or a new one that the response sets if a page
+/// handed out a token made from it.
+#[derive(Clone)]
+struct Visitor(Arc<VisitorCookie>);
+
+struct VisitorCookie {
+    csrf: Csrf,
+    value: [u8; 32],
+    /// Drawn for this request: the browser sent none (or one Cuppa could not have set).
+    new: bool,
+    /// A token was made from it, so the browser must keep it.
+    handed_out: AtomicBool,
+}
+
+/// The token for a page's forms: from the session's secret when it has one (a member's), else
+/// from the visitor's cookie, which the response then sets if the browser has none yet.
+/// Nothing is written to the session either way.
+pub async fn page_token(session: &Session, extensions: &Extensions) -> Result<String, AppError> {
+    if let Some(secret) = session.get::<String>(SESSION_KEY).await? {
+        return Ok(mask(&from_hex(&secret).unwrap_or_default()));
+    }
+    let Some(Visitor(visitor)) = extensions.get::<Visitor>() else {
+        return Err(AppError::Internal(anyhow::anyhow!("the CSRF layer is missing")));
+    };
+    let secret = visitor.csrf.visitor_secret(&visitor.value).await?;
+    visitor.handed_out.store(true, Ordering::Relaxed);
+    Ok(mask(&secret))
+}
+
+/// A token from the session's secret, drawing one if it has none: for the page fragments that
+/// members' htmx requests swap in (a follow button). Pages take theirs from `page_token`.
 pub async fn token(session: &Session) -> Result<String, tower_sessions::session::Error> {
     let secret = match session.get::<String>(SESSION_KEY).await? {
         Some(secret) => secret,
@@ -40,18 +189,22 @@ pub async fn token(session: &Session) -> Result<String, tower_sessions::session:
             secret
         }
     };
-    let secret = from_hex(&secret).unwrap_or_default();
-    let pad: [u8; 32] = rand::rng().random();
-    let masked: Vec<u8> = pad.iter().zip(&secret).map(|(p, s)| p ^ s).collect();
-    Ok(format!("{}{}", to_hex(&pad), to_hex(&masked)))
+    Ok(mask(&from_hex(&secret).unwrap_or_default()))
 }
 
-/// Forgets the session's secret, so tokens from before (say, before log-in) stop working.
-pub async fn forget(session: &Session) -> Result<(), tower_sessions::session::Error> {
-    if session.get_value(SESSION_KEY).await?.is_some() {
-        session.remove_value(SESSION_KEY).await?;
-    }
-    Ok(())
+/// Draws a new session secret (at log-in, with the new session id): tokens from before, the
+/// visitor's or anyone's, stop working, and the member's pages take theirs from the session.
+pub async fn renew(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    session.insert(SESSION_KEY, random_token()).await
+}
+
+/// The secret masked with a fresh random pad, so that no two pages carry the same string:
+/// compressed pages that also reflect input (a search box) cannot be used to guess the secret
+/// byte by byte (BREACH).
+fn mask(secret: &[u8]) -> String {
+    let pad: [u8; 32] = rand::rng().random();
+    let masked: Vec<u8> = pad.iter().zip(secret).map(|(p, s)| p ^ s).collect();
+    format!("{}{}", to_hex(&pad), to_hex(&masked))
 }
 
 /// 32 random bytes as hex.
@@ -71,9 +224,9 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
 }
 
-/// Whether a presented token unmasks to the session's secret.
-fn token_matches(presented: &str, secret: &str) -> bool {
-    let (Some(presented), Some(secret)) = (from_hex(presented), from_hex(secret)) else {
+/// Whether a presented token unmasks to the secret.
+fn token_matches(presented: &str, secret: &[u8]) -> bool {
+    let Some(presented) = from_hex(presented) else {
         return false;
     };
     if presented.len() != 2 * secret.len() || secret.is_empty() {
@@ -81,17 +234,49 @@ fn token_matches(presented: &str, secret: &str) -> bool {
     }
     let (pad, masked) = presented.split_at(secret.len());
     let unmasked: Vec<u8> = pad.iter().zip(masked).map(|(p, m)| p ^ m).collect();
-    constant_time_eq(&unmasked, &secret)
+    constant_time_eq(&unmasked, secret)
 }
 
-/// Refuses any request that may change state unless it carries the session's token.
-pub async fn verify_csrf(session: Session, request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(request).await;
+/// Refuses any request that may change state unless it carries the token of the session's
+/// secret or, for a session without one, of the visitor's cookie. Also gives every request the
+/// visitor's cookie for `page_token`, and sets a new one on the response when a page used it.
+pub async fn verify_csrf(State(csrf): State<Csrf>, session: Session, mut request: Request, next: Next) -> Response {
+    let sent = csrf.cookie_in(request.headers());
+    let visitor = Arc::new(VisitorCookie {
+        csrf: csrf.clone(),
+        value: sent.unwrap_or_else(|| rand::rng().random()),
+        new: sent.is_none(),
+        handed_out: AtomicBool::new(false),
+    });
+    request.extensions_mut().insert(Visitor(visitor.clone()));
+    let mut response = if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        next.run(request).await
+    } else {
+        check(&csrf, &session, sent, request, next).await
+    };
+    if visitor.new
+        && visitor.handed_out.load(Ordering::Relaxed)
+        && let Some(cookie) = csrf.set_cookie(&visitor.value)
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
+    response
+}
+
+/// The check itself, for a request that may change state; `cookie` is the visitor's cookie
+/// as sent.
+async fn check(csrf: &Csrf, session: &Session, cookie: Option<[u8; 32]>, request: Request, next: Next) -> Response {
     let expected = match session.get::<String>(SESSION_KEY).await {
-        Ok(Some(token)) => token,
-        Ok(None) => return rejected(),
+        Ok(Some(secret)) => from_hex(&secret).unwrap_or_default(),
+        // A session without a secret (a visitor's, holding only a flash message) or no
+        // session at all: the visitor's cookie decides.
+        Ok(None) => match cookie {
+            Some(cookie) => match csrf.visitor_secret(&cookie).await {
+                Ok(secret) => secret.to_vec(),
+                Err(err) => return err.into_response(),
+            },
+            None => return rejected(),
+        },
         Err(err) => return AppError::from(err).into_response(),
     };
     let (parts, body) = request.into_parts();
@@ -243,18 +428,52 @@ mod tests {
 
     #[test]
     fn masked_tokens_differ_but_all_unmask_to_the_secret() {
-        let secret = random_token();
-        let mask = |pad: [u8; 32]| {
-            let secret = from_hex(&secret).unwrap();
-            let masked: Vec<u8> = pad.iter().zip(&secret).map(|(p, s)| p ^ s).collect();
-            format!("{}{}", to_hex(&pad), to_hex(&masked))
-        };
-        let (one, two) = (mask([1; 32]), mask([2; 32]));
+        let secret: [u8; 32] = rand::rng().random();
+        let (one, two) = (mask(&secret), mask(&secret));
         assert_ne!(one, two);
         assert!(token_matches(&one, &secret) && token_matches(&two, &secret));
-        assert!(!token_matches(&secret, &secret), "the bare secret is not a token");
+        assert!(!token_matches(&to_hex(&secret), &secret), "the bare secret is not a token");
         assert!(!token_matches("zz", &secret));
-        assert!(!token_matches(&one, &random_token()));
+        assert!(!token_matches(&one, &rand::rng().random::<[u8; 32]>()));
+        assert!(!token_matches(&mask(&[]), &[]), "an empty secret matches nothing");
+    }
+
+    #[test]
+    fn a_visitors_secret_depends_on_both_the_key_and_the_cookie() {
+        let (key, cookie) = ([7; 32], [9; 32]);
+        assert_eq!(sign(&key, &cookie), sign(&key, &cookie), "the same for every replica");
+        assert_ne!(sign(&key, &cookie), sign(&[8; 32], &cookie), "no token without the key");
+        assert_ne!(sign(&key, &cookie), sign(&key, &[10; 32]), "another cookie, another secret");
+        assert_ne!(sign(&key, &cookie), cookie, "the cookie alone is not the secret");
+    }
+
+    // A runtime, since a pool (never connected here) may start tasks of its own.
+    #[tokio::test]
+    async fn only_a_cookie_cuppa_could_have_set_is_read() {
+        let csrf = |secure| Csrf {
+            pool: PgPool::connect_lazy("postgres://127.0.0.1/unused").unwrap(),
+            key: Arc::new(OnceCell::new()),
+            secure_cookies: secure,
+        };
+        let value = [0xab; 32];
+        let headers = |cookie: String| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::COOKIE, HeaderValue::from_str(&cookie).unwrap());
+            headers
+        };
+        let hex = to_hex(&value);
+        assert_eq!(csrf(false).cookie_in(&headers(format!("a=b; {COOKIE}={hex}"))), Some(value));
+        assert_eq!(csrf(true).cookie_in(&headers(format!("{SECURE_COOKIE}={hex}"))), Some(value));
+        assert_eq!(csrf(true).cookie_in(&headers(format!("{COOKIE}={hex}"))), None, "the plain name is not read");
+        assert_eq!(csrf(false).cookie_in(&headers(format!("{COOKIE}=abc"))), None);
+        assert_eq!(csrf(false).cookie_in(&headers(format!("{COOKIE}={}", "zz".repeat(32)))), None);
+        let set = csrf(true).set_cookie(&value).unwrap();
+        let set = set.to_str().unwrap();
+        assert!(set.starts_with(&format!("{SECURE_COOKIE}={hex}")), "{set}");
+        for attribute in ["Path=/", "HttpOnly", "SameSite=Lax", "Secure"] {
+            assert!(set.contains(attribute), "{set} lacks {attribute}");
+        }
+        assert!(!set.contains("Max-Age") && !set.contains("Domain"), "{set}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A real `cuppa serve` process on a free loopback port, for the tests that need what only a
-//! process has: a browser talking to it over TCP, `kill -9`, SIGTERM, a database that goes away.
+//! process has: a browser talking to it over TCP, `kill -9`, SIGTERM, a database that goes away,
+//! a second process on the same database (replicas).
 //!
 //! Its stdout and stderr go to files in a folder of its own, so nothing blocks on a full pipe
 //! and a failing test can say what the server printed.
@@ -38,6 +39,26 @@ pub struct Options<'a> {
 impl Served {
     /// Starts `cuppa serve` and waits until it prints its address.
     pub fn start(options: Options<'_>) -> Served {
+        let mut served = Served::spawn(options);
+        served.wait_until_listening();
+        served
+    }
+
+    /// Starts several `cuppa serve` processes at the same moment (replicas, usually on one
+    /// database) and waits until each prints its address. Started one after the other, the
+    /// first would have run its start-up jobs before the second began: spawned together,
+    /// their jobs start together too.
+    pub fn start_together(all: Vec<Options<'_>>) -> Vec<Served> {
+        let mut started: Vec<Served> = all.into_iter().map(Served::spawn).collect();
+        for served in &mut started {
+            served.wait_until_listening();
+        }
+        started
+    }
+
+    /// Spawns the process without waiting for it: its address is unknown until
+    /// [`Served::wait_until_listening`].
+    fn spawn(options: Options<'_>) -> Served {
         let dir = std::env::temp_dir().join(format!(
             "cuppa-served-{}-{}",
             std::process::id(),
@@ -62,19 +83,23 @@ impl Served {
             command.env(name, value);
         }
         let child = command.spawn().expect("cuppa starts");
-        let mut served = Served { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), base: String::new(), dir };
+        Served { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), base: String::new(), dir }
+    }
+
+    /// Waits until the process prints the address it listens on.
+    fn wait_until_listening(&mut self) {
         let started = Instant::now();
         loop {
-            let stdout = std::fs::read_to_string(served.dir.join("stdout")).unwrap_or_default();
+            let stdout = std::fs::read_to_string(self.dir.join("stdout")).unwrap_or_default();
             if let Some(address) = stdout.lines().find_map(|line| line.strip_prefix("Cuppa is running at http://")) {
-                served.addr = address.trim().parse().expect("the printed address parses");
-                served.base = format!("http://{}", served.addr);
-                return served;
+                self.addr = address.trim().parse().expect("the printed address parses");
+                self.base = format!("http://{}", self.addr);
+                return;
             }
-            if let Ok(Some(status)) = served.child.try_wait() {
-                panic!("cuppa exited before listening ({status}):\n{}", served.output());
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("cuppa exited before listening ({status}):\n{}", self.output());
             }
-            assert!(started.elapsed() < START_LIMIT, "cuppa did not start in {START_LIMIT:?}:\n{}", served.output());
+            assert!(started.elapsed() < START_LIMIT, "cuppa did not start in {START_LIMIT:?}:\n{}", self.output());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -116,6 +141,11 @@ impl Served {
         let tail: Vec<&str> = stderr.lines().rev().take(60).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         format!("--- stdout\n{}--- stderr (last lines)\n{}", read("stdout"), tail.join("\n"))
+    }
+
+    /// Everything the process logged so far (its stderr), for tests that count log lines.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
     }
 
     /// The folder the process writes emails to (no SMTP is configured in tests).

@@ -1,5 +1,5 @@
 //! HTTP as a browser speaks it, over real sockets: whole requests through reqwest, with the
-//! session cookie and the CSRF token carried by hand (the client has no cookie jar), and
+//! session cookie, the visitor's CSRF cookie and the CSRF token carried by hand (the client has no cookie jar), and
 //! requests sent in two parts through a raw socket, to be truly in flight at a chosen moment.
 
 use std::net::SocketAddr;
@@ -12,6 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const SESSION_COOKIE: &str = "cuppa_session";
+/// The cookie that signs a visitor's CSRF token until they log in (they have no session).
+const CSRF_COOKIE: &str = cuppa::web::csrf::COOKIE;
 /// A guard against a test hanging for ever; the tests' own limits are all far shorter.
 const REQUEST_LIMIT: Duration = Duration::from_secs(30);
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -42,17 +44,19 @@ impl Answer {
     }
 }
 
-/// One visitor of one server: a session cookie and the CSRF token of the last form read.
+/// One visitor of one server: a session cookie, a CSRF cookie and the CSRF token of the last
+/// form read.
 pub struct Visitor {
     http: reqwest::Client,
     base: String,
     session: Option<String>,
+    csrf_cookie: Option<String>,
     csrf: Option<String>,
 }
 
 impl Visitor {
     pub fn new(http: reqwest::Client, base: &str) -> Visitor {
-        Visitor { http, base: base.to_owned(), session: None, csrf: None }
+        Visitor { http, base: base.to_owned(), session: None, csrf_cookie: None, csrf: None }
     }
 
     /// A seeded member (every one has the demo password), logged in through the log-in form.
@@ -88,7 +92,10 @@ impl Visitor {
 
     /// The `Cookie` header this visitor sends, for requests sent by hand.
     pub fn cookie(&self) -> Option<String> {
-        self.session.as_ref().map(|id| format!("{SESSION_COOKIE}={id}"))
+        let session = self.session.as_ref().map(|id| format!("{SESSION_COOKIE}={id}"));
+        let csrf = self.csrf_cookie.as_ref().map(|value| format!("{CSRF_COOKIE}={value}"));
+        let both: Vec<String> = session.into_iter().chain(csrf).collect();
+        (!both.is_empty()).then(|| both.join("; "))
     }
 
     /// The CSRF token from the last form read.
@@ -129,6 +136,9 @@ impl Visitor {
             let pair = set.to_str().unwrap_or_default().split(';').next().unwrap_or_default();
             if let Some(id) = pair.strip_prefix(SESSION_COOKIE).and_then(|rest| rest.strip_prefix('=')) {
                 self.session = (!id.is_empty()).then(|| id.to_owned());
+            }
+            if let Some(value) = pair.strip_prefix(CSRF_COOKIE).and_then(|rest| rest.strip_prefix('=')) {
+                self.csrf_cookie = (!value.is_empty()).then(|| value.to_owned());
             }
         }
         let status = response.status();

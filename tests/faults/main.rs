@@ -10,7 +10,9 @@ mod test_db;
 
 mod http;
 mod kill;
+mod metrics;
 mod outage;
+mod replicas;
 mod sigterm;
 mod slow_clients;
 

@@ -9,7 +9,7 @@ use cuppa::auth::{Admin, CurrentMember, Organiser};
 use cuppa::members::model::{Role, Status};
 use cuppa::members::store;
 
-use crate::support::{Client, PASSWORD, test_state};
+use crate::support::{Client, PASSWORD, Page, test_state};
 
 async fn count(client: &Client, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&client.pool).await.expect("count query")
@@ -111,8 +111,11 @@ async fn logging_in_by_handle_or_email_gives_a_new_session_id() {
     let mut client = Client::new().await;
     client.sign_up("grace").await;
     client.log_out().await;
+    // The session that carries the "logged out" message; the log-in form itself starts none.
+    let before = client.session_cookie().expect("a session with the log-out message");
     client.get("/login").await;
-    let before = client.session_cookie().expect("the log-in form starts a session");
+    // As if someone had planted that id in this browser before it logs in.
+    client.cookies.insert("cuppa_session".to_owned(), before.clone());
 
     let done = client.log_in("GRACE@example.com", PASSWORD).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
@@ -283,10 +286,19 @@ async fn role_extractors_read_the_role_afresh_on_every_request() {
 
 #[tokio::test]
 async fn the_session_cookie_is_http_only_lax_and_secure_when_configured() {
+    // A visitor has no session until they post (see `anonymous`): sign up to get one.
+    async fn session_cookie_of_a_sign_up(client: &mut Client, handle: &str) -> (String, Page) {
+        let email = format!("{handle}@example.com");
+        let fields = [("email", email.as_str()), ("handle", handle), ("display_name", handle), ("password", PASSWORD)];
+        let page = client.post("/signup", &fields).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        let cookie = page.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned());
+        let cookie = cookie.filter(|c| c.starts_with("cuppa_session=")).collect::<Vec<_>>().join("");
+        (cookie, page)
+    }
     let plain = Client::new().await;
     let mut client = plain.another();
-    let page = client.get("/login").await;
-    let cookie = page.headers["set-cookie"].to_str().unwrap().to_owned();
+    let (cookie, _) = session_cookie_of_a_sign_up(&mut client, "plain_visitor").await;
     assert!(
         cookie.starts_with("cuppa_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
@@ -295,8 +307,7 @@ async fn the_session_cookie_is_http_only_lax_and_secure_when_configured() {
 
     let router = cuppa::app(AppState { secure_cookies: true, ..test_state(plain.pool.clone()) });
     let mut https = Client::with_router(plain.pool.clone(), router);
-    let page = https.get("/login").await;
-    let cookie = page.headers["set-cookie"].to_str().unwrap().to_owned();
+    let (cookie, page) = session_cookie_of_a_sign_up(&mut https, "https_visitor").await;
     assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
     assert_eq!(page.headers["strict-transport-security"], "max-age=31536000");
     assert!(!client.get("/login").await.headers.contains_key("strict-transport-security"), "no HSTS over http");

@@ -2,16 +2,11 @@
 //! or their initial when they have none to show, at a fixed size with their name as the alt
 //! text; and the directory asks the database nothing more for its photos.
 
-use std::cell::Cell;
-use std::sync::Once;
-
 use axum::http::StatusCode;
 use scraper::{Html, Selector};
 use sqlx::postgres::PgPoolOptions;
-use tracing::subscriber::Interest;
-use tracing::{Event, Metadata, span};
 
-use crate::support::{Client, Page, add_venue, give_photo_row, test_state};
+use crate::support::{Client, Page, add_venue, give_photo_row, statements_for, test_state};
 
 /// Every face inside `scope`, in page order, as one line each: `photo SRC alt=NAME WxH` or
 /// `initial X` (an initial has no photo to wait for, and no alt: the name is beside it).
@@ -185,55 +180,6 @@ async fn suggestions_and_meetups_show_faces_and_the_organiser_only_to_members() 
     let page = cyd.another().get(&path).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(faces(&page, "main").is_empty(), "{:?}", faces(&page, "main"));
-}
-
-/// Counts the statements sqlx runs, per thread: sqlx reports each one it runs once, as a
-/// `tracing` event with the target `sqlx::query`. One subscriber for the whole test process,
-/// interested in nothing else (so other tests pay nothing for it); each test reads its own
-/// thread's count, as its requests run on its thread (the current-thread runtime). A scoped
-/// subscriber would be simpler but misses events: while it is the only one, tracing caches a
-/// callsite that another thread meets first as "never".
-struct SqlxStatements;
-
-thread_local! {
-    static STATEMENTS: Cell<usize> = const { Cell::new(0) };
-}
-
-impl tracing::Subscriber for SqlxStatements {
-    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if self.enabled(metadata) { Interest::always() } else { Interest::never() }
-    }
-
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target() == "sqlx::query"
-    }
-
-    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
-        span::Id::from_u64(1)
-    }
-
-    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
-
-    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
-
-    fn event(&self, _: &Event<'_>) {
-        STATEMENTS.with(|n| n.set(n.get() + 1));
-    }
-
-    fn enter(&self, _: &span::Id) {}
-
-    fn exit(&self, _: &span::Id) {}
-}
-
-/// Statements `client` makes Cuppa run to draw `path`.
-async fn statements_for(client: &mut Client, path: &str) -> (Page, usize) {
-    static INSTALLED: Once = Once::new();
-    INSTALLED.call_once(|| {
-        tracing::subscriber::set_global_default(SqlxStatements).expect("the tests set no other subscriber");
-    });
-    let before = STATEMENTS.with(Cell::get);
-    let page = client.get(path).await;
-    (page, STATEMENTS.with(Cell::get) - before)
 }
 
 #[tokio::test]

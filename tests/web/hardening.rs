@@ -175,11 +175,14 @@ async fn a_connection_the_server_ends_mid_query_gives_the_unavailable_page_not_a
     let router = cuppa::app(test_state(pool.clone()));
     let mut visitor = Client::with_router(pool.clone(), router);
     assert_eq!(visitor.get("/login").await.status, StatusCode::OK);
+    // A visitor who is not logged in has no session to load: this one signs up for one.
+    visitor.sign_up("bea").await;
     let mut member = visitor.another();
     member.sign_up("ann").await;
 
     // Loading the session (the session store's error) and a page's own query (the handler's).
-    let (mut visitor, page) = get_while_the_server_ends_the_connection(visitor, &admin, "sessions", "/login").await;
+    let (mut visitor, page) =
+        get_while_the_server_ends_the_connection(visitor, &admin, "sessions", "/settings/profile").await;
     let (mut member, venues) = get_while_the_server_ends_the_connection(member, &admin, "venues", "/venues").await;
     for page in [page, venues] {
         assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -187,7 +190,7 @@ async fn a_connection_the_server_ends_mid_query_gives_the_unavailable_page_not_a
         assert!(!page.body.contains("57P01") && !page.body.contains("administrator"), "no internal detail leaks");
     }
     // The pool replaces the connection: the next pages are served again.
-    assert_eq!(visitor.get("/login").await.status, StatusCode::OK);
+    assert_eq!(visitor.get("/settings/profile").await.status, StatusCode::OK);
     assert_eq!(member.get("/venues").await.status, StatusCode::OK);
 }
 

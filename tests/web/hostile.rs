@@ -91,7 +91,7 @@ impl Visitor {
         visitor
     }
 
-    /// A new session: logged in as the visitor's member, or a visitor's with a CSRF secret.
+    /// A new session: logged in as the visitor's member, or a visitor's CSRF cookie.
     async fn start_session(&mut self) {
         self.client.cookies.clear();
         self.client.csrf = None;
@@ -124,7 +124,9 @@ impl Visitor {
             None => None,
         };
         let intact = match (self.member, session) {
-            (None, Some(None)) => true,
+            // A visitor has no session (or one holding only a message); their token is
+            // their CSRF cookie's.
+            (None, None | Some(None)) => true,
             (Some((id, _)), Some(Some(logged_in))) => id == logged_in,
             _ => false,
         };

@@ -2,6 +2,7 @@
 //! through the real router.
 
 mod account;
+mod anonymous;
 mod auth;
 mod authz;
 mod deletion;
@@ -13,9 +14,11 @@ mod hostile;
 mod invitations;
 mod meetups;
 mod members;
+mod metrics;
 mod moderation;
 mod notify;
 mod ops;
+mod pages;
 mod photo_moderation;
 mod photos;
 mod reports;

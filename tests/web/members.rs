@@ -225,7 +225,8 @@ async fn candidates_include(pool: &sqlx::PgPool, handles: (&str, &str)) -> bool 
         .fetch_all(pool)
         .await
         .unwrap();
-    let candidates = list_candidates(pool, period_of(now), 4, now - chrono::Duration::weeks(4)).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let candidates = list_candidates(&mut conn, period_of(now), 4, now - chrono::Duration::weeks(4)).await.unwrap();
     candidates.iter().any(|c| [c.a, c.b] == ids[..])
 }
 
@@ -312,4 +313,164 @@ async fn a_hidden_member_still_logs_in_and_sees_their_own_profile_with_a_note() 
     assert!(hid.get("/m/ada").await.text(".profile-hidden").is_empty());
     store::update_status(&ada.pool, "hid", Status::Active).await.unwrap();
     assert!(hid.get("/m/hid").await.text(".profile-hidden").is_empty());
+}
+
+/// Listed, active members put straight into the table (a sign-up each through the forms would
+/// take seconds): `(handle, display name, city, interests)`. Their ids, in the order given.
+async fn insert_people(pool: &sqlx::PgPool, people: &[(String, String, String, Vec<String>)]) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for (handle, name, city, interests) in people {
+        let id = sqlx::query_scalar(
+            "insert into members (email, handle, display_name, password_hash, city, interests)
+             values ($1 || '@example.com', $1, $2, 'x', $3, $4)
+             returning id",
+        )
+        .bind(handle)
+        .bind(name)
+        .bind(city)
+        .bind(interests)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+/// The profile paths of "everyone else" on a directory page, in the page's order.
+fn others_on(page: &crate::support::Page) -> Vec<String> {
+    page.attrs("#others-heading ~ .directory a.person", "href")
+}
+
+/// The pager's "Next" link, if the page has one.
+fn next_of(page: &crate::support::Page) -> Option<String> {
+    page.attrs(".pager a[rel=next]", "href").into_iter().next()
+}
+
+/// Reads `start` and every page its "Next" links lead to: each page's address and its
+/// "everyone else" in order.
+async fn walk_directory(client: &mut Client, start: &str) -> Vec<(String, Vec<String>)> {
+    let mut pages = Vec::new();
+    let mut next = Some(start.to_owned());
+    while let Some(path) = next {
+        let page = client.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        next = next_of(&page);
+        pages.push((path, others_on(&page)));
+        assert!(pages.len() < 20, "the pages end");
+    }
+    pages
+}
+
+#[tokio::test]
+async fn the_directory_pages_by_cursor_through_everyone_once_in_name_order() {
+    let mut me = Client::new().await;
+    let my_id = me.sign_up("viewer").await;
+    // 70 people whose names repeat (so a page can end inside a run of one name, where only
+    // the id tells them apart), with capitals and dots in them (the cursor holds the name).
+    let people: Vec<_> = (0..70)
+        .map(|i| {
+            let name = match i % 7 {
+                0 => format!("Dr. Who {}", i % 3),
+                1 => format!("a.b. cee {}", i % 2),
+                n => format!("Person {}", ["Zed", "zed", "Amy", "bob", "Ünal"][n - 2]),
+            };
+            (format!("person_{i:02}"), name, "Lisbon".to_owned(), vec!["tea".to_owned()])
+        })
+        .collect();
+    insert_people(&me.pool, &people).await;
+    // Two connections, listed first on page one and not again among everyone else.
+    me.post("/m/person_03/follow", &[]).await;
+    me.post("/m/person_04/follow", &[]).await;
+
+    let pages = walk_directory(&mut me, "/people").await;
+    assert_eq!(pages.iter().map(|(_, people)| people.len()).collect::<Vec<_>>(), [30, 30, 8]);
+    let seen: Vec<String> = pages.iter().flat_map(|(_, people)| people.clone()).collect();
+    let expected: Vec<String> = sqlx::query_scalar(
+        "select '/m/' || handle from members
+         where id <> $1 and handle not in ('person_03', 'person_04')
+         order by lower(display_name), id",
+    )
+    .bind(my_id)
+    .fetch_all(&me.pool)
+    .await
+    .unwrap();
+    assert_eq!(seen, expected, "everyone else once, by name and then by id, across the pages");
+    assert!(pages[1].0.starts_with("/people?after="), "{}", pages[1].0);
+
+    // Page one lists the connections first; later pages do not, and link back to page one.
+    let first = me.get("/people").await;
+    assert_eq!(first.attrs("#connected-heading + .directory a.person", "href"), ["/m/person_04", "/m/person_03"]);
+    assert!(!first.text(".pager").contains("First page"));
+    let second = me.get(&pages[1].0).await;
+    assert!(second.texts("#connected-heading").is_empty());
+    assert_eq!(second.text("#others-heading"), "Everyone else");
+    assert_eq!(second.attrs(".pager a", "href")[0], "/people");
+    // A follow button on page two comes back to page two.
+    assert_eq!(second.value("input[name=back]").as_deref(), Some(pages[1].0.as_str()));
+    let followed = me.post("/m/person_10/follow", &[("back", &pages[1].0)]).await;
+    assert_eq!(followed.location(), pages[1].0);
+}
+
+#[tokio::test]
+async fn directory_filters_carry_over_from_page_to_page() {
+    let mut me = Client::new().await;
+    me.sign_up("viewer").await;
+    let people: Vec<_> = (0..90)
+        .map(|i| {
+            let city = if i % 3 == 0 { "Porto" } else { "Lisbon" };
+            let interests =
+                if i % 4 == 0 { vec!["jazz".to_owned()] } else { vec!["tea".to_owned(), "jazz".to_owned()] };
+            let name = if i % 10 == 9 { format!("Other {i}") } else { format!("Person {}", i % 11) };
+            // Handles that the search does not match, so that it picks by name alone.
+            (format!("member_{i:02}"), name, city.to_owned(), interests)
+        })
+        .collect();
+    insert_people(&me.pool, &people).await;
+
+    let start = "/people?q=pers&city=lisbon&interest=Tea";
+    let pages = walk_directory(&mut me, start).await;
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    for (path, _) in &pages[1..] {
+        assert!(path.starts_with("/people?q=pers&city=lisbon&interest=Tea&after="), "{path}");
+    }
+    let second = me.get(&pages[1].0).await;
+    assert_eq!(second.value("input[name=q]").as_deref(), Some("pers"), "the search stays in the box");
+    assert_eq!(second.value("input[name=city]").as_deref(), Some("lisbon"));
+    assert_eq!(second.value("input[name=interest]").as_deref(), Some("Tea"));
+    assert_eq!(
+        second.attrs(".pager a", "href")[0],
+        "/people?q=pers&city=lisbon&interest=Tea",
+        "the first page keeps them"
+    );
+
+    let seen: Vec<String> = pages.iter().flat_map(|(_, people)| people.clone()).collect();
+    let expected: Vec<String> = sqlx::query_scalar(
+        "select '/m/' || handle from members
+         where city = 'Lisbon' and 'tea' = any (interests) and display_name like 'Person%'
+         order by lower(display_name), id",
+    )
+    .fetch_all(&me.pool)
+    .await
+    .unwrap();
+    assert!((31..=60).contains(&expected.len()), "two pages: {}", expected.len());
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn a_directory_cursor_cuppa_did_not_write_is_a_clear_400_not_a_500() {
+    let mut me = Client::new().await;
+    me.sign_up("viewer").await;
+    let long = format!("{}.5", "a".repeat(400));
+    for after in ["junk", "name.", "name.x", "name.-4", "name.0", "a%00b.5", "name.99999999999999999999", &long] {
+        let page = me.get(&format!("/people?after={after}")).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{after}");
+        assert!(page.text("main").contains("start again from the first page"), "{after}: {}", page.text("main"));
+    }
+    // An empty cursor is the first page; one past everyone, or after a member who has since
+    // left, is a page like any other.
+    assert_eq!(me.get("/people?after=").await.text("#others-heading"), "Everyone");
+    let past = me.get("/people?after=zzzz.999999").await;
+    assert_eq!(past.status, StatusCode::OK);
+    assert!(past.text(".empty").contains("No more people"));
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use cuppa::members::model::Role;
 use cuppa::scheduler::Settings;
 use cuppa::scheduler::candidates::list_candidates;
+use cuppa::scheduler::matching;
 use cuppa::scheduler::round::{self, Outcome, ROUND_LOCK, period_of};
 use sqlx::PgPool;
 
@@ -587,4 +588,193 @@ async fn a_suggestion_keeps_clear_of_a_coffee_already_agreed() {
             .unwrap();
     assert_eq!(pair, (ada, grace));
     assert!(second >= first + Duration::hours(1), "{second} overlaps the coffee at {first}");
+}
+
+/// Sets a member's interests.
+async fn interests(pool: &PgPool, member: i64, tags: &[&str]) {
+    sqlx::query("update members set interests = $2 where id = $1")
+        .bind(member)
+        .bind(tags.iter().map(|t| t.to_string()).collect::<Vec<_>>())
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_round_makes_the_most_pairs_first_and_then_the_best_liked() {
+    let c = community(&["ada", "grace", "alan", "edsger", "barbara", "donald", "frances", "john"]).await;
+    let pool = c.pool();
+    let [ada, grace, alan, edsger, barbara, donald, frances, john] = c.ids[..] else { unreachable!() };
+    // A line ada - grace - alan - edsger. Grace and Alan follow each other and share two
+    // interests, so they are the best-liked pair of the four; but suggesting them to each other
+    // would leave Ada and Edsger without a coffee, and two pairs can be made instead.
+    follow(pool, ada, grace).await;
+    follow(pool, grace, alan).await;
+    follow(pool, alan, grace).await;
+    follow(pool, alan, edsger).await;
+    interests(pool, grace, &["climbing", "jazz"]).await;
+    interests(pool, alan, &["jazz", "climbing"]).await;
+    // A square barbara - donald - frances - john - barbara: two ways to make two pairs. Barbara
+    // and Donald, and Frances and John, follow each other; the other two links go one way.
+    for (x, y) in [(barbara, donald), (donald, barbara), (frances, john), (john, frances)] {
+        follow(pool, x, y).await;
+    }
+    follow(pool, donald, frances).await;
+    follow(pool, john, barbara).await;
+
+    let figures = ran(round::run(pool, &settings(), Utc::now(), None, false).await).await;
+    assert_eq!((figures.members_matchable, figures.candidate_pairs, figures.pairs_made), (8, 7, 4));
+    let pairs: BTreeSet<(i64, i64)> =
+        sqlx::query_as("select a_id, b_id from suggestions").fetch_all(pool).await.unwrap().into_iter().collect();
+    let expected: BTreeSet<(i64, i64)> =
+        [(ada, grace), (alan, edsger), (barbara, donald), (frances, john)].into_iter().collect();
+    assert_eq!(pairs, expected, "everyone has a coffee, and in the square the pairs who follow each other");
+    // The figures count the pairs' own affinities: one-way pairs score 10, mutual ones 30.
+    assert_eq!(figures.total_weight, 10 + 10 + 30 + 30);
+}
+
+/// Runs the `cuppa` binary against the test's database; gives its exit status, stdout, stderr.
+fn cuppa(pool_name: &str, args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cuppa"))
+        .args(args)
+        .env("DATABASE_URL", crate::support::database_url(pool_name))
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("cuppa runs");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.success(), text(&output.stdout), text(&output.stderr))
+}
+
+/// The number after `before` in `text`.
+fn number_after(text: &str, before: &str) -> i64 {
+    let at = text.find(before).unwrap_or_else(|| panic!("{before:?} in {text}")) + before.len();
+    let digits: String = text[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().unwrap_or_else(|_| panic!("a number after {before:?} in {text}"))
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_its_graph_for_cuppa_match_to_check() {
+    let pool = crate::support::fresh_pool().await;
+    cuppa::seed::run_without_photos(&pool, 400, 5).await.unwrap();
+    let name: String = sqlx::query_scalar("select current_database()").fetch_one(&pool).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("cuppa-round-graph-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("round.txt");
+    let path = file.to_str().unwrap();
+
+    let (ok, out, err) = cuppa(&name, &["schedule", "--dry-run", "--edges", path]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        count(&pool, "scheduler_rounds").await + count(&pool, "suggestions").await,
+        0,
+        "a dry run writes nothing"
+    );
+    let (matchable, pairs) = (number_after(&out, "considered, "), number_after(&out, "candidate pairs, "));
+    let lift = number_after(&out, "each weight is ");
+    let weighs = number_after(&out, "and weighs ");
+    assert!(pairs > 20, "the seeded community makes pairs: {out}");
+
+    // The file is what `cuppa match --edges` reads, and its matching is the round's.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (n, edges) = matching::parse_edge_list(&text).expect("the round's graph parses");
+    assert_eq!(n as i64, matchable);
+    assert!(text.starts_with(&format!("{n} {}\n", edges.len())), "a first line \"n m\"");
+    let (ok, solved, err) = cuppa(&name, &["match", "--edges", path]);
+    assert!(ok, "{solved}{err}");
+    let solved: serde_json::Value = serde_json::from_str(solved.trim()).unwrap();
+    assert_eq!(solved["n"], n);
+    assert_eq!(solved["m"], edges.len());
+    assert_eq!(solved["pairs"], pairs, "{solved}");
+    assert_eq!(solved["weight"], weighs, "{solved}");
+
+    // No matching of this graph has more pairs, and the affinities alone would give fewer
+    // (or as many): the round reaches the maximum cardinality.
+    let ones: Vec<_> = edges.iter().map(|&(u, v, _)| (u, v, 1)).collect();
+    assert_eq!(matching::max_weight_matching(n, &ones).len() as i64, pairs);
+    assert!(edges.iter().all(|&(_, _, w)| w > lift && w - lift <= 100), "weights are the lift plus an affinity");
+    let affinities: Vec<_> = edges.iter().map(|&(u, v, w)| (u, v, w - lift)).collect();
+    assert!(matching::max_weight_matching(n, &affinities).len() as i64 <= pairs);
+
+    // --edges is for dry runs only, and a file that cannot be written is refused before the round.
+    let (ok, _, err) = cuppa(&name, &["schedule", "--edges", path]);
+    assert!(!ok && err.contains("--dry-run"), "{err}");
+    let nowhere = dir.join("missing").join("round.txt");
+    let (ok, _, err) = cuppa(&name, &["schedule", "--dry-run", "--edges", nowhere.to_str().unwrap()]);
+    assert!(!ok && err.contains("could not write"), "{err}");
+
+    // Once the week's round has run there is no graph to write, and no empty file is left.
+    ran(round::run(&pool, &settings(), Utc::now(), None, false).await).await;
+    std::fs::remove_file(&file).unwrap();
+    let (ok, out, err) = cuppa(&name, &["schedule", "--dry-run", "--edges", path]);
+    assert!(ok && out.contains("already run") && out.contains("no graph was written"), "{out}{err}");
+    assert!(!file.exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn a_round_counts_the_rounds_each_member_waited_as_a_member_page_does() {
+    let pool = crate::support::fresh_pool().await;
+    cuppa::seed::run_without_photos(&pool, 300, 9).await.unwrap();
+    // Six weekly rounds before this one, each having suggested some pairs; a few members joined
+    // during them, so their waiting starts later. The rounds' ids are not in the order of their
+    // weeks (as a hand-made history may have them): then even a member's latest round that is
+    // not among the newest can change their count.
+    sqlx::query(
+        "insert into scheduler_rounds (period, started_at, members_considered, members_matchable, candidate_pairs,
+                                       pairs_made, total_weight, load_ms, score_ms, match_ms, write_ms)
+         select date_trunc('week', now())::date - 7 * w, now() - make_interval(weeks => w), 0, 0, 0, 0, 0, 0, 0, 0, 0
+         from unnest(array[6, 1, 5, 2, 4, 3]) with ordinality as r(w, n)
+         order by n",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into suggestions (round_id, a_id, b_id, venue_id, starts_at, weight, a_follows_b, b_follows_a, state, answered_at)
+         select r.id, m.id, m.id + 1 + (r.id % 3), (select min(id) from venues), now() - interval '1 day', 10, true, false,
+                'declined', now()
+         from scheduler_rounds r join members m on (m.id + r.id) % 7 = 0
+         where exists (select from members o where o.id = m.id + 1 + (r.id % 3))",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("update members set created_at = now() - make_interval(days => (id % 40)::int) where id % 5 = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // And one who joined 20 days ago and was last suggested a coffee a week ago, in the round
+    // with id 2: of the rounds since they joined, only the one two weeks ago (id 4) counts.
+    let newcomer: i64 =
+        sqlx::query_scalar("select id from members order by id offset 10 limit 1").fetch_one(&pool).await.unwrap();
+    for statement in [
+        "delete from suggestions where round_id <> 2 and $1 in (a_id, b_id)",
+        "update members set created_at = now() - interval '20 days' where id = $1",
+        "insert into suggestions (round_id, a_id, b_id, venue_id, starts_at, weight, a_follows_b, b_follows_a)
+         values (2, $1, $1 + 1, (select min(id) from venues), now() - interval '1 day', 10, true, false)
+         on conflict do nothing",
+    ] {
+        sqlx::query(statement).bind(newcomer).execute(&pool).await.unwrap();
+    }
+
+    let rounds = cuppa::scheduler::store::list_round_starts(&pool).await.unwrap();
+    assert_eq!(rounds.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
+    let now = Utc::now();
+    let mut conn = pool.acquire().await.unwrap();
+    let loaded =
+        cuppa::scheduler::candidates::load_round(&mut conn, None, rounds.clone(), week(), 4, now, now).await.unwrap();
+    let data = loaded.into_round_data();
+    let ids: Vec<i64> = data.people.iter().map(|p| p.id).collect();
+    let exact = cuppa::scheduler::candidates::load_people(&mut conn, &ids, now).await.unwrap();
+    let counted = |n: u32| n.min(cuppa::scheduler::score::MAX_ROUNDS_COUNTED);
+    let mut differ = HashSet::new();
+    for person in &data.people {
+        let waited = round::rounds_waited(person, &rounds);
+        assert_eq!(counted(waited), counted(round::rounds_waited(&exact[&person.id], &rounds)), "member {}", person.id);
+        differ.insert(waited);
+    }
+    assert!(differ.len() >= 3, "the scene has members who waited different numbers of rounds: {differ:?}");
+    let theirs = data.people.iter().find(|p| p.id == newcomer).expect("the newcomer is eligible");
+    assert_eq!(round::rounds_waited(theirs, &rounds), 1);
 }

@@ -86,19 +86,121 @@ async fn follower_and_following_lists_are_paginated_and_skip_suspended_members()
     let first = star.get("/m/star/followers").await;
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(first.texts(".people li").len(), 30);
-    assert!(first.text(".pager").contains("Next"));
-    let second = star.get("/m/star/followers?page=2").await;
+    let next = first.attrs(".pager a[rel=next]", "href");
+    assert_eq!(next.len(), 1, "a next page");
+    assert!(next[0].starts_with("/m/star/followers?after="), "{next:?}");
+    let second = star.get(&next[0]).await;
     let handles = second.texts(".people .person .muted");
     assert_eq!(handles.len(), 1, "31 active followers: 30 and 1");
     assert!(!second.text(".pager").contains("Next"));
+    assert_eq!(second.attrs(".pager a", "href"), ["/m/star/followers"], "back to the first page");
     assert!(!first.body.contains("@fan05") && !second.body.contains("@fan05"));
 
     // Following back from the list returns to the same page of the list.
-    let back = star.post("/m/fan00/follow", &[("back", "/m/star/followers?page=2")]).await;
-    assert_eq!(back.location(), "/m/star/followers?page=2");
+    assert_eq!(second.value("input[name=back]").as_deref(), Some(next[0].as_str()));
+    let back = star.post("/m/fan00/follow", &[("back", &next[0])]).await;
+    assert_eq!(back.location(), next[0]);
     let following = star.get("/m/star/following").await;
     assert_eq!(following.texts(".people .person strong"), ["fan00"]);
     assert_eq!(following.text(".people button"), "Unfollow");
+}
+
+/// Reads a follow list from `start` through its "Next" links: each page's profile links.
+async fn walk_follow_list(client: &mut Client, start: &str) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut next = Some(start.to_owned());
+    while let Some(path) = next {
+        let page = client.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        pages.push(page.attrs(".people a.person", "href"));
+        next = page.attrs(".pager a[rel=next]", "href").pop();
+        assert!(pages.len() < 10, "the pages end");
+    }
+    pages
+}
+
+#[tokio::test]
+async fn follow_lists_page_through_follows_made_at_one_instant_once_each() {
+    let mut star = Client::new().await;
+    let star_id = star.sign_up("star").await;
+    let mut viewer = star.another();
+    let viewer_id = viewer.sign_up("viewer").await;
+    let fans: Vec<i64> = sqlx::query_scalar(
+        "insert into members (email, handle, display_name, password_hash)
+         select format('fan%s@example.com', i), format('fan_%s', i), format('Fan %s', i), 'x'
+         from generate_series(1, 75) i
+         returning id",
+    )
+    .fetch_all(&star.pool)
+    .await
+    .unwrap();
+    // An import follows many at one instant: 40 fans follow the star at the same time, so
+    // only their ids order them; the others each at a time of their own, earlier. The star
+    // follows 33 of them back at one instant.
+    sqlx::query(
+        "insert into follows (follower_id, followee_id, created_at)
+         select f.id, $1, timestamptz '2026-06-01 12:00' - make_interval(secs => greatest(f.n - 40, 0)::int)
+         from unnest($2::bigint[]) with ordinality as f(id, n)",
+    )
+    .bind(star_id)
+    .bind(&fans)
+    .execute(&star.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into follows (follower_id, followee_id, created_at)
+         select $1, f.id, timestamptz '2026-06-02 08:00' from unnest($2::bigint[]) as f(id)",
+    )
+    .bind(star_id)
+    .bind(&fans[..33])
+    .execute(&star.pool)
+    .await
+    .unwrap();
+    // Left out of the lists: a hidden fan, a suspended one, and one the viewer blocked.
+    sqlx::query("update members set status = 'hidden' where handle = 'fan_2'").execute(&star.pool).await.unwrap();
+    store::update_status(&star.pool, "fan_50", Status::Suspended).await.unwrap();
+    sqlx::query("insert into blocks (blocker_id, blocked_id) select $1, id from members where handle = 'fan_7'")
+        .bind(viewer_id)
+        .execute(&star.pool)
+        .await
+        .unwrap();
+
+    let followers = walk_follow_list(&mut viewer, "/m/star/followers").await;
+    assert_eq!(followers.iter().map(Vec::len).collect::<Vec<_>>(), [30, 30, 12]);
+    let seen: Vec<String> = followers.concat();
+    let mut once = seen.clone();
+    once.sort();
+    once.dedup();
+    assert_eq!(once.len(), seen.len(), "nobody twice");
+    for left_out in ["/m/fan_2", "/m/fan_50", "/m/fan_7"] {
+        assert!(!seen.contains(&left_out.to_owned()), "{left_out} is listed");
+    }
+    // Newest follow first; among those made at one instant, by id.
+    let expected: Vec<String> = sqlx::query_scalar(
+        "select '/m/' || m.handle from follows f join members m on m.id = f.follower_id
+         where f.followee_id = $1 and m.handle not in ('fan_2', 'fan_50', 'fan_7')
+         order by f.created_at desc, m.id",
+    )
+    .bind(star_id)
+    .fetch_all(&star.pool)
+    .await
+    .unwrap();
+    assert_eq!(seen, expected);
+
+    // The star follows fans 1 to 33 at one instant: by id, which is their number here.
+    let following = walk_follow_list(&mut viewer, "/m/star/following").await;
+    assert_eq!(following.iter().map(Vec::len).collect::<Vec<_>>(), [30, 1], "33 followed, 2 left out");
+    let expected: Vec<String> = (1..=33).filter(|i| ![2, 7].contains(i)).map(|i| format!("/m/fan_{i}")).collect();
+    assert_eq!(following.concat(), expected);
+
+    // A cursor Cuppa did not write is a clear 400; an empty one is the first page.
+    for after in ["x", "1.", ".5", "1.0", "1.x", "-5.5", "-8000000000000000000.5", "99999999999999999999.5", "1%002.5"]
+    {
+        let page = viewer.get(&format!("/m/star/followers?after={after}")).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{after}");
+        assert!(page.text("main").contains("start again from the first page"), "{after}");
+    }
+    assert_eq!(viewer.get("/m/star/following?after=").await.texts(".people li").len(), 30);
 }
 
 #[tokio::test]
@@ -306,12 +408,9 @@ async fn the_never_met_list_matches_a_direct_computation_on_a_seeded_graph() {
                 expected.insert(members.iter().find(|(m, _)| *m == other).unwrap().1.clone());
             }
         }
-        let connections =
-            cuppa::social::store::list_recent_connections(&client.pool, *id, cuppa::members::NEVER_MET_POOL)
-                .await
-                .unwrap();
-        assert!((connections.len() as i64) < cuppa::members::NEVER_MET_POOL, "every connection is ranked here");
-        let listed = cuppa::social::store::list_never_met(&client.pool, *id, &connections, 100_000).await.unwrap();
+        let home = home_of(&client.pool, *id, cuppa::social::store::NEVER_MET_POOL, 100_000).await;
+        assert!(home.ranked < cuppa::social::store::NEVER_MET_POOL, "every connection is ranked here");
+        let listed = home.never_met;
         let got: BTreeSet<String> = listed.iter().map(|p| p.handle.clone()).collect();
         assert_eq!(got, expected, "member {id}");
         assert!(listed.iter().all(|p| p.total == expected.len() as i64));
@@ -383,15 +482,11 @@ async fn the_directory_is_paginated_by_name() {
     sorted.sort_by_key(|name| name.to_lowercase());
     assert_eq!(page_one, sorted, "by name");
     let mut everyone = page_one;
-    let mut page = 2;
-    loop {
-        let next = me.get(&format!("/people?page={page}")).await;
-        let names = next.texts("#others-heading ~ .directory .person strong");
-        everyone.extend(names);
-        if !next.text(".pager").contains("Next") {
-            break;
-        }
-        page += 1;
+    let mut next = first.attrs(".pager a[rel=next]", "href").pop();
+    while let Some(path) = next {
+        let page = me.get(&path).await;
+        everyone.extend(page.texts("#others-heading ~ .directory .person strong"));
+        next = page.attrs(".pager a[rel=next]", "href").pop();
     }
     let listed: i64 = sqlx::query_scalar("select count(*) from members where listed and status = 'active'")
         .fetch_one(&me.pool)
@@ -567,7 +662,6 @@ async fn a_cut_off_upload_is_refused_not_read_as_a_shorter_file() {
 
 #[tokio::test]
 async fn the_most_connected_members_never_met_list_draws_from_their_most_recent_connections() {
-    use cuppa::social::store::{list_never_met, list_recent_connections};
     use std::collections::BTreeSet;
     let mut me = Client::new().await;
     let my_id = me.sign_up("busy_bee").await;
@@ -579,14 +673,14 @@ async fn the_most_connected_members_never_met_list_draws_from_their_most_recent_
     // The latest connection is one the member made: both sides of the graph count.
     me.post("/m/friend0/follow", &[]).await;
 
-    let all = list_recent_connections(&me.pool, my_id, 300).await.unwrap();
-    assert_eq!(all.len(), 5);
-    let whole = list_never_met(&me.pool, my_id, &all, 10).await.unwrap();
-    assert_eq!(whole.len(), 5);
-    assert!(whole.iter().all(|p| p.total == 5));
+    let whole = home_of(&me.pool, my_id, 300, 10).await;
+    assert_eq!(whole.ranked, 5);
+    assert_eq!(whole.never_met.len(), 5);
+    assert!(whole.never_met.iter().all(|p| p.total == 5));
 
-    let latest = list_recent_connections(&me.pool, my_id, 3).await.unwrap();
-    let recent = list_never_met(&me.pool, my_id, &latest, 10).await.unwrap();
+    let latest = home_of(&me.pool, my_id, 3, 10).await;
+    assert_eq!(latest.ranked, 3);
+    let recent = latest.never_met;
     let handles: BTreeSet<String> = recent.iter().map(|p| p.handle.clone()).collect();
     assert_eq!(handles, ["friend0", "friend3", "friend4"].map(String::from).into());
     assert!(recent.iter().all(|p| p.total == 3));
@@ -628,4 +722,17 @@ async fn a_member_with_very_many_connections_sees_the_recent_ones_first_and_lose
     let found = demo.get(&format!("/people?q={}", oldest.0)).await;
     assert!(found.texts("#others-heading ~ .directory .person strong").contains(&oldest.1), "{}", found.text("main"));
     assert!(found.text("#others-heading ~ .directory").contains("Follows you"));
+}
+
+/// The home page's read for `member`, ranking their `pool` most recent connections and
+/// listing up to `shown` of them.
+async fn home_of(db: &sqlx::PgPool, member: i64, pool: i64, shown: i64) -> cuppa::home::store::Home {
+    let limits = cuppa::home::store::Limits {
+        never_met_pool: pool,
+        never_met_shown: shown,
+        claims: 21,
+        missed: 4,
+        suggestions_after: chrono::Utc::now(),
+    };
+    cuppa::home::store::load(db, member, &limits).await.unwrap()
 }

@@ -1,8 +1,10 @@
 //! The test harness: a fresh database for every test (see `tests/common/db.rs`), driven
 //! through the real router with a client that keeps cookies and the CSRF token.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -16,6 +18,8 @@ use http_body_util::BodyExt;
 use scraper::{Html, Selector};
 use sqlx::PgPool;
 use tower::ServiceExt;
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, span};
 
 pub use crate::test_db::{copy_of, database_url, drop_database, fresh_pool};
 
@@ -343,4 +347,53 @@ pub async fn insert_rsvp(db: &PgPool, meetup: i64, member: i64, checked_in: bool
     .execute(db)
     .await
     .unwrap();
+}
+
+/// Counts the statements sqlx runs, per thread: sqlx reports each one it runs once, as a
+/// `tracing` event with the target `sqlx::query`. One subscriber for the whole test process,
+/// interested in nothing else (so other tests pay nothing for it); each test reads its own
+/// thread's count, as its requests run on its thread (the current-thread runtime). A scoped
+/// subscriber would be simpler but misses events: while it is the only one, tracing caches a
+/// callsite that another thread meets first as "never".
+struct SqlxStatements;
+
+thread_local! {
+    static STATEMENTS: Cell<usize> = const { Cell::new(0) };
+}
+
+impl tracing::Subscriber for SqlxStatements {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if self.enabled(metadata) { Interest::always() } else { Interest::never() }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.target() == "sqlx::query"
+    }
+
+    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+
+    fn event(&self, _: &Event<'_>) {
+        STATEMENTS.with(|n| n.set(n.get() + 1));
+    }
+
+    fn enter(&self, _: &span::Id) {}
+
+    fn exit(&self, _: &span::Id) {}
+}
+
+/// Statements `client` makes Cuppa run to draw `path`.
+pub async fn statements_for(client: &mut Client, path: &str) -> (Page, usize) {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        tracing::subscriber::set_global_default(SqlxStatements).expect("the tests set no other subscriber");
+    });
+    let before = STATEMENTS.with(Cell::get);
+    let page = client.get(path).await;
+    (page, STATEMENTS.with(Cell::get) - before)
 }

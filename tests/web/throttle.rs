@@ -146,7 +146,8 @@ async fn attempts_sent_all_at_once_get_no_more_password_checks_than_the_limit() 
     client.log_out().await;
     client.addr = next_addr();
     client.get("/login").await;
-    let cookie = format!("cuppa_session={}", client.session_cookie().unwrap());
+    // The visitor's CSRF cookie (a visitor has no session): the token belongs to it.
+    let cookie = client.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ");
     let token = client.csrf.clone().unwrap();
     let requests = (0..30).map(|i| {
         let request = Request::post("/login")
