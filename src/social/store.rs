@@ -233,6 +233,59 @@ impl FollowCursor {
     }
 }
 
+/// One side's follow page: `$listed` is the column of the members listed, `$owner` the
+/// owner's. The columns are spliced in as literals (the checked macros take nothing else), so
+/// each side keeps a statement of its own, walking its own index in order.
+macro_rules! follow_page {
+    ($listed:literal, $owner:literal, $handle:expr, $viewer:expr, $after:expr, $limit:expr) => {
+        sqlx::query_as!(
+            FollowPageRow,
+            r#"with owner as (
+                   select p.id, p.handle, p.display_name
+                   from members p
+                   where lower(p.handle) = lower($1)
+                     and (p.status = 'active' or (p.id = $2 and p.status = 'hidden'))
+                     and not exists (select from blocks b
+                                     where (b.blocker_id = $2 and b.blocked_id = p.id)
+                                        or (b.blocker_id = p.id and b.blocked_id = $2))
+               ), page as (
+                   select m.id, m.handle, m.display_name, m.city, m.photo_id, f.created_at
+                   from follows f
+                   join members m on m.id = f."#
+                + $listed
+                + r#"
+                   where f."#
+                + $owner
+                + r#" = (select id from owner)
+                     and f.created_at <= $3 and (f.created_at < $3 or f."#
+                + $listed
+                + r#" > $4)
+                     and m.status = 'active'
+                     and not exists (select from blocks b
+                                     where (b.blocker_id = $2 and b.blocked_id = m.id)
+                                        or (b.blocker_id = m.id and b.blocked_id = $2))
+                   order by f.created_at desc, f."#
+                + $listed
+                + r#"
+                   limit $5
+               )
+               select o.id as "owner_id!", o.handle as "owner_handle!", o.display_name as "owner_name!",
+                      p.id as "id?", p.handle as "handle?", p.display_name as "display_name?", p.city as "city?",
+                      p.photo_id as "photo_id?", p.created_at as "followed_at?",
+                      exists (select from follows v where v.follower_id = $2 and v.followee_id = p.id)
+                          as "viewer_follows!"
+               from owner o
+               left join page p on true
+               order by p.created_at desc, p.id"#,
+            $handle,
+            $viewer,
+            $after.at,
+            $after.id,
+            $limit
+        )
+    };
+}
+
 /// One page of a follow list.
 #[derive(Clone, Debug)]
 pub struct FollowPage {
@@ -288,86 +341,10 @@ pub async fn find_follow_page(
     }
     let rows = match side {
         FollowSide::Followers => {
-            sqlx::query_as!(
-                FollowPageRow,
-                r#"with owner as (
-                       select p.id, p.handle, p.display_name
-                       from members p
-                       where lower(p.handle) = lower($1)
-                         and (p.status = 'active' or (p.id = $2 and p.status = 'hidden'))
-                         and not exists (select from blocks b
-                                         where (b.blocker_id = $2 and b.blocked_id = p.id)
-                                            or (b.blocker_id = p.id and b.blocked_id = $2))
-                   ), page as (
-                       select m.id, m.handle, m.display_name, m.city, m.photo_id, f.created_at
-                       from follows f
-                       join members m on m.id = f.follower_id
-                       where f.followee_id = (select id from owner)
-                         and f.created_at <= $3 and (f.created_at < $3 or f.follower_id > $4)
-                         and m.status = 'active'
-                         and not exists (select from blocks b
-                                         where (b.blocker_id = $2 and b.blocked_id = m.id)
-                                            or (b.blocker_id = m.id and b.blocked_id = $2))
-                       order by f.created_at desc, f.follower_id
-                       limit $5
-                   )
-                   select o.id as "owner_id!", o.handle as "owner_handle!", o.display_name as "owner_name!",
-                          p.id as "id?", p.handle as "handle?", p.display_name as "display_name?", p.city as "city?",
-                          p.photo_id as "photo_id?", p.created_at as "followed_at?",
-                          exists (select from follows v where v.follower_id = $2 and v.followee_id = p.id)
-                              as "viewer_follows!"
-                   from owner o
-                   left join page p on true
-                   order by p.created_at desc, p.id"#,
-                handle,
-                viewer,
-                after.at,
-                after.id,
-                page_size + 1
-            )
-            .fetch_all(db)
-            .await?
+            follow_page!("follower_id", "followee_id", handle, viewer, after, page_size + 1).fetch_all(db).await?
         }
         FollowSide::Following => {
-            sqlx::query_as!(
-                FollowPageRow,
-                r#"with owner as (
-                       select p.id, p.handle, p.display_name
-                       from members p
-                       where lower(p.handle) = lower($1)
-                         and (p.status = 'active' or (p.id = $2 and p.status = 'hidden'))
-                         and not exists (select from blocks b
-                                         where (b.blocker_id = $2 and b.blocked_id = p.id)
-                                            or (b.blocker_id = p.id and b.blocked_id = $2))
-                   ), page as (
-                       select m.id, m.handle, m.display_name, m.city, m.photo_id, f.created_at
-                       from follows f
-                       join members m on m.id = f.followee_id
-                       where f.follower_id = (select id from owner)
-                         and f.created_at <= $3 and (f.created_at < $3 or f.followee_id > $4)
-                         and m.status = 'active'
-                         and not exists (select from blocks b
-                                         where (b.blocker_id = $2 and b.blocked_id = m.id)
-                                            or (b.blocker_id = m.id and b.blocked_id = $2))
-                       order by f.created_at desc, f.followee_id
-                       limit $5
-                   )
-                   select o.id as "owner_id!", o.handle as "owner_handle!", o.display_name as "owner_name!",
-                          p.id as "id?", p.handle as "handle?", p.display_name as "display_name?", p.city as "city?",
-                          p.photo_id as "photo_id?", p.created_at as "followed_at?",
-                          exists (select from follows v where v.follower_id = $2 and v.followee_id = p.id)
-                              as "viewer_follows!"
-                   from owner o
-                   left join page p on true
-                   order by p.created_at desc, p.id"#,
-                handle,
-                viewer,
-                after.at,
-                after.id,
-                page_size + 1
-            )
-            .fetch_all(db)
-            .await?
+            follow_page!("followee_id", "follower_id", handle, viewer, after, page_size + 1).fetch_all(db).await?
         }
     };
     let Some(first) = rows.first() else {
