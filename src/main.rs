@@ -201,11 +201,9 @@ fn run_match(args: &MatchArgs) -> anyhow::Result<()> {
 }
 
 /// Writes a round's graph as `cuppa match --edges` reads it.
-fn write_graph(file: std::fs::File, graph: &cuppa::scheduler::round::Graph) -> std::io::Result<()> {
+fn write_graph(mut file: std::fs::File, graph: &cuppa::scheduler::round::Graph) -> std::io::Result<()> {
     use std::io::Write;
-    let mut out = std::io::BufWriter::new(file);
-    out.write_all(matching::write_edge_list(graph.members, &graph.edges).as_bytes())?;
-    out.flush()
+    file.write_all(matching::write_edge_list(graph.members, &graph.edges).as_bytes())
 }
 
 /// The line `cuppa match` prints, in this key order.

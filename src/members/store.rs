@@ -366,8 +366,8 @@ struct DirectoryRow {
 /// matched with `@>`, which the GIN index `members_interests` answers, so a rare combination of
 /// filters reads only the members who have it.
 ///
-/// The recent connections (`social::store::list_recent_connections`, inlined so the page
-/// makes one round trip) are read even on later pages: "everyone else" leaves them out, since
+/// The recent connections (the same `recent` CTE as `home::store::load`, written into each
+/// statement so each page makes one round trip) are read even on later pages: "everyone else" leaves them out, since
 /// the first page listed them. `not in` over them is a hashed filter on the index walk, which
 /// keeps the walk in name order (an anti-join would sort every match).
 pub async fn list_directory(

@@ -544,29 +544,9 @@ pub async fn insert_met_pair(db: impl PgExecutor<'_>, one: i64, other: i64, how:
     Ok(())
 }
 
-/// A claim waiting for this member's answer, with who made it.
 /// Connections ranked for the home page's "never met" list, and shown first in the directory:
 /// the most recent ones, which is all of them for nearly everyone.
 pub const NEVER_MET_POOL: i64 = 300;
-
-/// The `pool` members `member` connected with most recently (a follow either way), newest
-/// first: every connection, for all but the most connected members.
-pub async fn list_recent_connections(db: impl PgExecutor<'_>, member: i64, pool: i64) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar!(
-        r#"with recent as (
-               (select followee_id as id, created_at from follows where follower_id = $1
-                order by created_at desc limit $2)
-               union all
-               (select follower_id, created_at from follows where followee_id = $1
-                order by created_at desc limit $2)
-           )
-           select id as "id!" from recent group by id order by max(created_at) desc, id limit $2"#,
-        member,
-        pool
-    )
-    .fetch_all(db)
-    .await
-}
 
 /// The addresses `member` uses elsewhere, in the order they were listed.
 pub async fn list_addresses(db: impl PgExecutor<'_>, member: i64) -> sqlx::Result<Vec<String>> {
